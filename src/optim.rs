@@ -1,0 +1,66 @@
+//! Optimizers.
+
+use crate::error::Error;
+use crate::module::Params;
+
+/// Plain stochastic gradient descent: `p ← p − lr·g` for every parameter.
+///
+/// The learning rate is validated once, at construction. Use it buffered with
+/// [`step`](Sgd::step), or fused into the backward pass with
+/// [`Backward::backward_step_params`](crate::Backward::backward_step_params) (no gradient
+/// buffer; bit-identical parameters).
+///
+/// # Examples
+///
+/// ```
+/// use constnn::{Error, Linear, Sgd};
+///
+/// let sgd = Sgd::new(0.5)?;
+/// let mut layer = Linear::<1, 1> { weight: [[1.0]], bias: [0.0] };
+/// let mut grads = Linear::<1, 1> { weight: [[2.0]], bias: [-1.0] };
+/// sgd.step(&mut layer, &mut grads);
+/// assert_eq!((layer.weight, layer.bias), ([[0.0]], [0.5]));
+///
+/// assert_eq!(Sgd::new(-0.1), Err(Error::InvalidLearningRate));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sgd {
+    lr: f32,
+}
+
+impl Sgd {
+    /// An SGD optimizer with learning rate `lr`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLearningRate`] unless `lr` is finite and greater than zero.
+    pub const fn new(lr: f32) -> Result<Self, Error> {
+        if lr.is_finite() && lr > 0.0 {
+            Ok(Self { lr })
+        } else {
+            Err(Error::InvalidLearningRate)
+        }
+    }
+
+    /// The learning rate.
+    pub const fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    /// Applies `p ← p − lr·g` to every parameter of `model` from its gradient buffer.
+    ///
+    /// `grads` is taken mutably only because the visitor pairs mutable slices; it is not
+    /// changed.
+    pub fn step<M: Params + ?Sized>(&self, model: &mut M, grads: &mut M::Grads) {
+        model.visit_with_grads(grads, &mut |p, g| self.update(p, g));
+    }
+
+    /// `p[k] ← p[k] − lr·g[k]` over the common length of two slices.
+    #[inline]
+    pub fn update(&self, params: &mut [f32], grads: &[f32]) {
+        for (p, &g) in params.iter_mut().zip(grads) {
+            *p -= self.lr * g;
+        }
+    }
+}

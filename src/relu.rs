@@ -1,0 +1,105 @@
+//! The rectified linear unit.
+
+use crate::module::{Backward, Batch, Module, Params, Zeroed};
+use crate::optim::Sgd;
+
+/// `y = max(x, 0)` elementwise, for any batch and width.
+///
+/// As in the seed notebook, `y = 0` and the gradient is `0` wherever `x ≤ 0` (so also at exactly
+/// `x = 0`); a NaN input passes through with gradient 1. Its training cache is a `bool` mask,
+/// one byte per activation (a quarter of an `f32` copy).
+///
+/// # Examples
+///
+/// ```
+/// use constnn::{Module, Relu};
+///
+/// assert_eq!(Relu.forward(&[[-1.0, 0.0, 2.5]]), [[0.0, 0.0, 2.5]]);
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Relu;
+
+impl Zeroed for Relu {
+    const ZERO: Self = Relu;
+}
+
+impl Params for Relu {
+    type Grads = ();
+    const NUM_PARAMS: usize = 0;
+
+    fn init<R: rand_core::Rng + ?Sized>(&mut self, _rng: &mut R) {}
+    fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}
+    fn visit_mut<F: FnMut(&mut [f32])>(&mut self, _f: &mut F) {}
+    fn visit_with_grads<F: FnMut(&mut [f32], &mut [f32])>(&mut self, _g: &mut (), _f: &mut F) {}
+}
+
+#[inline]
+fn relu(x: f32) -> f32 {
+    if x <= 0.0 { 0.0 } else { x }
+}
+
+impl<const B: usize, const N: usize> Module<Batch<B, N>> for Relu {
+    type Output = Batch<B, N>;
+
+    fn forward(&self, x: &Batch<B, N>) -> Batch<B, N> {
+        x.map(|row| row.map(relu))
+    }
+}
+
+impl<const B: usize, const N: usize> Backward<Batch<B, N>> for Relu {
+    /// `mask[b][n] = !(x[b][n] <= 0)`: where the gradient passes.
+    type Cache = [[bool; N]; B];
+
+    fn forward_train(&mut self, x: &Batch<B, N>, mask: &mut [[bool; N]; B]) -> Batch<B, N> {
+        for (mr, xr) in mask.iter_mut().zip(x) {
+            for (m, &v) in mr.iter_mut().zip(xr) {
+                *m = !(v <= 0.0);
+            }
+        }
+        self.forward(x)
+    }
+
+    fn backward(&self, mask: &[[bool; N]; B], dy: &Batch<B, N>, _: &mut ()) -> Batch<B, N> {
+        let mut dx = *dy;
+        for (dr, mr) in dx.iter_mut().zip(mask) {
+            for (d, &m) in dr.iter_mut().zip(mr) {
+                if !m {
+                    *d = 0.0;
+                }
+            }
+        }
+        dx
+    }
+
+    fn backward_params(&self, _: &[[bool; N]; B], _: &Batch<B, N>, _: &mut ()) {}
+
+    fn backward_step(&mut self, mask: &[[bool; N]; B], dy: &Batch<B, N>, _: &Sgd) -> Batch<B, N> {
+        self.backward(mask, dy, &mut ())
+    }
+
+    fn backward_step_params(&mut self, _: &[[bool; N]; B], _: &Batch<B, N>, _: &Sgd) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_cut_like_the_seed() {
+        let mut mask = [[false; 4]; 1];
+        let x = [[-0.0, 0.0, 1e-30, -2.0]];
+        let y = Relu.forward_train(&x, &mut mask);
+        assert_eq!(y, [[0.0, 0.0, 1e-30, 0.0]]);
+        assert_eq!(mask, [[false, false, true, false]]);
+        let dx = Relu.backward(&mask, &[[5.0, 5.0, 5.0, 5.0]], &mut ());
+        assert_eq!(dx, [[0.0, 0.0, 5.0, 0.0]]);
+    }
+
+    #[test]
+    fn nan_passes_through() {
+        let mut mask = [[false; 1]; 1];
+        let y = Relu.forward_train(&[[f32::NAN]], &mut mask);
+        assert!(y[0][0].is_nan());
+        assert!(mask[0][0]);
+    }
+}
