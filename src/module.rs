@@ -255,9 +255,10 @@ pub const fn infer_bytes<X, M: Module<X>>() -> usize {
     size_of::<M>() + size_of::<X>() + size_of::<M::Output>()
 }
 
-/// Bytes of RAM needed to train model `M` on batches `X` with a gradient buffer: parameters
-/// + gradients + caches, nothing else (the input batch is the caller's). The fused step
-/// ([`Backward::backward_step_params`]) needs `size_of::<M::Grads>()` bytes less.
+/// Bytes of RAM needed to train model `M` on batches `X` with a gradient buffer.
+///
+/// That is parameters, gradients and caches, nothing else (the input batch is the caller's).
+/// The fused step ([`Backward::backward_step_params`]) needs `size_of::<M::Grads>()` bytes less.
 ///
 /// # Examples
 ///

@@ -53,7 +53,8 @@ impl<const B: usize, const N: usize> Backward<Batch<B, N>> for Relu {
     fn forward_train(&mut self, x: &Batch<B, N>, mask: &mut [[bool; N]; B]) -> Batch<B, N> {
         for (mr, xr) in mask.iter_mut().zip(x) {
             for (m, &v) in mr.iter_mut().zip(xr) {
-                *m = !(v <= 0.0);
+                // `x <= 0` is false for NaN, so NaN passes (as in the seed's `where`).
+                *m = v > 0.0 || v.is_nan();
             }
         }
         self.forward(x)
