@@ -21,10 +21,12 @@ pub use error::Error;
 pub use init::standard_normal;
 pub use linear::Linear;
 pub use loss::{
-    argmax, count_correct, cross_entropy_with_logits, cross_entropy_with_targets, softmax, top_k,
+    argmax, count_correct, cross_entropy, cross_entropy_with_logits, cross_entropy_with_targets,
+    softmax, top_k,
 };
 pub use module::{
-    Backward, Batch, Module, Params, Zeroed, assert_module, infer_bytes, train_bytes, zeroed,
+    Backward, Batch, CacheOf, GradsOf, Module, Params, Zeroed, assert_module, infer_bytes,
+    train_bytes, train_bytes_fused, zeroed,
 };
 pub use optim::Sgd;
 pub use relu::Relu;

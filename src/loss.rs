@@ -78,15 +78,7 @@ pub fn cross_entropy_with_logits<const B: usize, const C: usize>(
     logits: &Batch<B, C>,
     labels: &[usize; B],
 ) -> Result<(f32, Batch<B, C>), Error> {
-    for (row, &label) in labels.iter().enumerate() {
-        if label >= C {
-            return Err(Error::LabelOutOfRange {
-                row,
-                label,
-                classes: C,
-            });
-        }
-    }
+    check_labels::<B, C>(labels)?;
     let n = B as f32;
     let mut total = 0.0f32;
     let mut grad = [[0.0; C]; B];
@@ -98,9 +90,55 @@ pub fn cross_entropy_with_logits<const B: usize, const C: usize>(
             *gv = (e / sm.s - t) / n;
         }
     }
-    let loss = total / n;
+    Ok((finite(total / n)?, grad))
+}
+
+/// Mean softmax cross-entropy of logits against class labels, without the gradient (for
+/// evaluation).
+///
+/// The same value, bit for bit, as the loss of [`cross_entropy_with_logits`].
+///
+/// # Errors
+///
+/// As [`cross_entropy_with_logits`]: [`Error::LabelOutOfRange`], [`Error::NonFiniteLoss`].
+///
+/// # Examples
+///
+/// ```
+/// use constnn::{cross_entropy, cross_entropy_with_logits};
+///
+/// let logits = [[0.3, -1.0, 2.0], [1.5, 0.5, -0.5]];
+/// assert_eq!(cross_entropy(&logits, &[2, 1])?, cross_entropy_with_logits(&logits, &[2, 1])?.0);
+/// # Ok::<(), constnn::Error>(())
+/// ```
+pub fn cross_entropy<const B: usize, const C: usize>(
+    logits: &Batch<B, C>,
+    labels: &[usize; B],
+) -> Result<f32, Error> {
+    check_labels::<B, C>(labels)?;
+    let mut total = 0.0f32;
+    for (z, &label) in logits.iter().zip(labels) {
+        total += RowSoftmax::new(z).nll(z, label);
+    }
+    finite(total / B as f32)
+}
+
+fn check_labels<const B: usize, const C: usize>(labels: &[usize; B]) -> Result<(), Error> {
+    for (row, &label) in labels.iter().enumerate() {
+        if label >= C {
+            return Err(Error::LabelOutOfRange {
+                row,
+                label,
+                classes: C,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn finite(loss: f32) -> Result<f32, Error> {
     if loss.is_finite() {
-        Ok((loss, grad))
+        Ok(loss)
     } else {
         Err(Error::NonFiniteLoss)
     }
@@ -159,12 +197,7 @@ pub fn cross_entropy_with_targets<const B: usize, const C: usize>(
             *gv = (e / sm.s * t_sum - tc) / n;
         }
     }
-    let loss = total / n;
-    if loss.is_finite() {
-        Ok((loss, grad))
-    } else {
-        Err(Error::NonFiniteLoss)
-    }
+    Ok((finite(total / n)?, grad))
 }
 
 /// Row-wise softmax probabilities (stable: computed from `z − max z`).

@@ -239,6 +239,24 @@ pub trait Backward<X>: Module<X> + Params {
 /// ```
 pub const fn assert_module<X, M: Module<X>>() {}
 
+/// The training cache type of model `M` on input `X`: `<M as Backward<X>>::Cache`.
+///
+/// # Examples
+///
+/// ```
+/// use constnn::{Batch, CacheOf, GradsOf, Linear, Relu, Zeroed};
+///
+/// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
+/// static CACHE: CacheOf<Mlp, Batch<10, 64>> = Zeroed::ZERO;
+/// static GRADS: GradsOf<Mlp> = Zeroed::ZERO;
+/// assert_eq!(size_of_val(&CACHE), 4 * 10 * 64 + 10 * 32 + 4 * 10 * 32);
+/// assert_eq!(size_of_val(&GRADS), 4 * 2410);
+/// ```
+pub type CacheOf<M, X> = <M as Backward<X>>::Cache;
+
+/// The gradient buffer type of model `M`: `<M as Params>::Grads`.
+pub type GradsOf<M> = <M as Params>::Grads;
+
 /// Bytes of RAM needed for inference of model `M` on input `X`: the parameters, the input
 /// and the output. Intermediate activations live on the stack while `forward` runs.
 ///
@@ -272,4 +290,20 @@ pub const fn infer_bytes<X, M: Module<X>>() -> usize {
 /// ```
 pub const fn train_bytes<X, M: Backward<X>>() -> usize {
     size_of::<M>() + size_of::<M::Grads>() + size_of::<M::Cache>()
+}
+
+/// Bytes of RAM needed to train model `M` on batches `X` with the fused step
+/// ([`train_step_fused`](crate::train_step_fused)): parameters and caches, no gradient buffer.
+///
+/// # Examples
+///
+/// ```
+/// use constnn::{Batch, Linear, Relu, train_bytes, train_bytes_fused};
+///
+/// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
+/// assert_eq!(train_bytes_fused::<Batch<10, 64>, Mlp>(), 9640 + 4160);
+/// assert_eq!(train_bytes::<Batch<10, 64>, Mlp>() - train_bytes_fused::<Batch<10, 64>, Mlp>(), 9640);
+/// ```
+pub const fn train_bytes_fused<X, M: Backward<X>>() -> usize {
+    size_of::<M>() + size_of::<M::Cache>()
 }
