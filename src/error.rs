@@ -33,8 +33,9 @@ pub enum Error {
         /// The batch row holding the bad target.
         row: usize,
     },
-    /// The loss is NaN or infinite (non-finite logits, or diverged training). Training
-    /// helpers return this *before* touching the parameters.
+    /// The loss is NaN or infinite: a NaN logit, an infinite logit on the label or a `+∞`
+    /// anywhere, or finite logits so far apart that the loss overflows (diverged training).
+    /// Training helpers return this *before* touching the parameters.
     NonFiniteLoss,
     /// The learning rate is not finite and strictly positive.
     InvalidLearningRate,
@@ -55,7 +56,9 @@ impl fmt::Display for Error {
                 f,
                 "target row {row} holds a negative or non-finite probability"
             ),
-            Error::NonFiniteLoss => f.write_str("the loss is not finite (NaN or infinite logits)"),
+            Error::NonFiniteLoss => {
+                f.write_str("the loss is not finite (NaN or infinite logits, or an overflow)")
+            }
             Error::InvalidLearningRate => {
                 f.write_str("the learning rate must be finite and greater than zero")
             }

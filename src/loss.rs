@@ -60,7 +60,9 @@ impl<const C: usize> RowSoftmax<C> {
 /// # Errors
 ///
 /// - [`Error::LabelOutOfRange`] if a label is `≥ C` (checked before anything is computed);
-/// - [`Error::NonFiniteLoss`] if the loss is NaN or infinite (NaN or infinite logits).
+/// - [`Error::NonFiniteLoss`] if the loss is NaN or infinite (a NaN logit, `+∞`, `−∞` on the
+///   label, or an overflow). A `−∞` logit on another class is fine: that class gets
+///   probability 0, which masks it.
 ///
 /// # Examples
 ///

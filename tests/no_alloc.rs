@@ -1,0 +1,214 @@
+//! The library never touches the heap: a counting `#[global_allocator]` sees no allocation
+//! (and no deallocation) while complete training steps, inference and the data helpers run.
+//!
+//! The counter is armed per thread (a `thread_local!` flag), so the test harness allocating on
+//! its own threads cannot disturb it, and the tests of this file may run in parallel.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::Mutex;
+
+use common::{param_bits, rand_batch};
+use constnn::rand_core::SeedableRng;
+use constnn::{
+    Batch, CacheOf, GradsOf, Linear, Module, Params, Relu, Remainder, Sgd, XorShiftRng, Zeroed,
+    argmax, batches, count_correct, cross_entropy, cross_entropy_with_logits,
+    cross_entropy_with_targets, shuffle, softmax, standard_normal, top_k, train_step,
+    train_step_fused,
+};
+
+/// Passes every call to the system allocator, counting the calls made by the current thread
+/// while it is armed.
+struct CountingAllocator;
+
+thread_local! {
+    // `const` initializers with no destructor: reading them never allocates.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static CALLS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_call() {
+    // `try_with`: during thread teardown the slots may be gone; nothing is armed then.
+    let _ = ARMED.try_with(|armed| {
+        if armed.get() {
+            let _ = CALLS.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+// `System`'s guarantees carry over; the counting touches only thread-local `Cell`s.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_call();
+        // SAFETY: forwarded as is (see the impl).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_call();
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_call();
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note_call();
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Runs `f` with the counter armed on this thread; returns its result and the number of
+/// allocator calls (alloc, alloc_zeroed, realloc, dealloc) it made.
+fn count_heap_calls<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    CALLS.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    (r, CALLS.with(Cell::get))
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Proof that the instrumentation works: deliberate heap use while armed is counted.
+    let (_, calls) = count_heap_calls(|| drop(black_box(Vec::<u8>::with_capacity(1))));
+    assert_eq!(calls, 2, "one alloc and one dealloc expected");
+    let (_, calls) = count_heap_calls(|| drop(black_box(Box::new(black_box(7u64)))));
+    assert_eq!(calls, 2);
+    let (_, calls) = count_heap_calls(|| black_box(String::from("x")).len());
+    assert!(calls >= 1);
+    // …and nothing is counted while disarmed.
+    drop(black_box(Vec::<u8>::with_capacity(1)));
+    let (_, calls) = count_heap_calls(|| black_box(1 + 1));
+    assert_eq!(calls, 0);
+}
+
+type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
+const B: usize = 10;
+const SAMPLES: usize = 35;
+
+// The buffered step's whole training state in `static`s, as on a microcontroller (the types
+// have a `const ZERO`, so no lazy initialization is needed).
+static MODEL: Mutex<Mlp> = Mutex::new(Mlp::ZERO);
+static GRADS: Mutex<GradsOf<Mlp>> = Mutex::new(Zeroed::ZERO);
+static CACHE: Mutex<CacheOf<Mlp, Batch<B, 64>>> = Mutex::new(Zeroed::ZERO);
+
+/// What the armed region produced, checked after disarming.
+struct Outcome {
+    losses: [f32; 8],
+    losses_fused: [f32; 8],
+    logits: Batch<1, 64>,
+    probabilities: Batch<1, 10>,
+    top3: heapless::Vec<usize, 3>,
+    predicted: usize,
+    correct: usize,
+    soft_loss: f32,
+    eval_loss: f32,
+    errors: [bool; 2],
+    extra: f32,
+}
+
+#[test]
+fn training_and_inference_do_not_allocate() {
+    // Everything the armed region needs is created first: the data set, the guards on the
+    // static training state, and a second model and cache (locals) for the fused step.
+    let mut data_rng = XorShiftRng::seed_from_u64(77);
+    let data: Batch<SAMPLES, 64> = rand_batch(&mut data_rng, 0.0, 16.0);
+    let labels: [usize; SAMPLES] = core::array::from_fn(|i| i % 10);
+    let mut model = MODEL.lock().unwrap();
+    let mut grads = GRADS.lock().unwrap();
+    let mut cache = CACHE.lock().unwrap();
+    let mut fused: Mlp = Zeroed::ZERO;
+    let mut fused_cache: CacheOf<Mlp, Batch<B, 64>> = Zeroed::ZERO;
+    let before = param_bits(&*model);
+
+    let (outcome, calls) = count_heap_calls(|| {
+        let mut rng = XorShiftRng::seed_from_u64(1);
+        model.init(&mut rng);
+        fused.init(&mut XorShiftRng::seed_from_u64(1));
+        let sgd = Sgd::new(0.01).expect("valid learning rate");
+
+        let mut order: [usize; SAMPLES] = core::array::from_fn(|i| i);
+        let mut losses = [0.0; 8];
+        let mut losses_fused = [0.0; 8];
+        let mut step = 0;
+        for _epoch in 0..2 {
+            shuffle(&mut order, &mut rng);
+            for idx in batches::<B, _>(&order, Remainder::Wrap) {
+                let x: Batch<B, 64> = idx.map(|i| data[i]);
+                let y: [usize; B] = idx.map(|i| labels[i]);
+                losses[step] = train_step(&mut *model, &mut *cache, &mut *grads, &x, &y, &sgd)
+                    .expect("finite loss");
+                losses_fused[step] = train_step_fused(&mut fused, &mut fused_cache, &x, &y, &sgd)
+                    .expect("finite loss");
+                step += 1;
+            }
+        }
+
+        // Inference on one sample, and the classification helpers.
+        let sample: Batch<1, 64> = [data[3]];
+        let out = model.forward(&sample);
+        let probabilities = softmax(&out);
+        let top3 = top_k::<3, 10>(&out[0]);
+        let predicted = argmax(&out[0]);
+        let x: Batch<B, 64> = core::array::from_fn(|i| data[i]);
+        let y: [usize; B] = core::array::from_fn(|i| labels[i]);
+        let logits = model.forward(&x);
+        let correct = count_correct(&logits, &y);
+        let eval_loss = cross_entropy(&logits, &y).expect("finite loss");
+        let one_hot: Batch<1, 10> = [core::array::from_fn(|c| f32::from(c == 3))];
+        let (soft_loss, _) = cross_entropy_with_targets(&out, &one_hot).expect("finite loss");
+
+        // The error paths build their errors without allocating too.
+        let errors = [
+            cross_entropy_with_logits(&out, &[10]).is_err(),
+            Sgd::new(f32::NAN).is_err(),
+        ];
+        // A layer built on the stack from a generator, and a raw normal draw.
+        let layer = Linear::<64, 32>::from_rng(&mut rng);
+        let extra = layer.weight[5][7] + standard_normal(&mut rng);
+
+        Outcome {
+            losses,
+            losses_fused,
+            logits: sample,
+            probabilities,
+            top3,
+            predicted,
+            correct,
+            soft_loss,
+            eval_loss,
+            errors,
+            extra,
+        }
+    });
+
+    assert_eq!(calls, 0, "the library used the heap {calls} times");
+
+    // The armed region really did the work.
+    let o = black_box(outcome);
+    assert!(o.losses.iter().all(|l| l.is_finite() && *l > 0.0));
+    assert_eq!(o.losses, o.losses_fused, "fused and buffered steps differ");
+    assert_ne!(param_bits(&*model), before);
+    assert_eq!(param_bits(&*model), param_bits(&fused));
+    assert_eq!(o.logits, [data[3]]);
+    assert!((o.probabilities[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    assert_eq!(o.top3.len(), 3);
+    assert_eq!(o.top3[0], o.predicted);
+    assert!(o.correct <= B);
+    assert!(o.soft_loss.is_finite() && o.eval_loss.is_finite());
+    assert_eq!(o.errors, [true, true]);
+    assert!(o.extra.is_finite());
+}
