@@ -2,12 +2,18 @@
 
 use rand_core::Rng;
 
-/// Draws one standard normal `N(0, 1)` sample (Box–Muller, cosine branch, in `f32` with `libm`).
+/// Draws one standard normal `N(0, 1)` sample (Marsaglia's polar method, in `f32` with `libm`).
 ///
-/// Two `u32` draws per sample: `u1 ∈ (0, 1]` and `u2 ∈ [0, 1)` from the top 24 bits, then
-/// `sqrt(-2·ln u1)·cos(2π·u2)`. `libm` is pure software here, so the same generator state gives
-/// the same bits on every platform. (It is not numpy's sampler, so the values differ from
+/// Draws pairs `u, v` uniform in `[-1, 1)` (24-bit grid, two `u32` draws) until
+/// `0 < s = u² + v² < 1` (1.27 pairs on average), then returns `u·sqrt(-2·ln s / s)`. Only
+/// `logf` and `sqrtf` are needed (no trigonometry, which `libm` computes in `f64`: about 6 kB
+/// less flash on a Cortex-M). `libm` is pure software here, so the same generator state gives the
+/// same bits on every platform. (It is not numpy's sampler, so the values differ from
 /// `np.random.randn` for the same seed; the distribution is the same.)
+///
+/// A generator so broken that 64 pairs in a row fall outside the unit disc (probability
+/// below 1e-42 for a working one, e.g. a mock returning a constant) gives `0.0` instead of
+/// looping forever.
 ///
 /// # Examples
 ///
@@ -21,10 +27,17 @@ use rand_core::Rng;
 /// assert!(mean.abs() < 0.05);
 /// ```
 pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f32 {
-    const SCALE: f32 = 1.0 / (1u32 << 24) as f32;
-    let u1 = ((rng.next_u32() >> 8) + 1) as f32 * SCALE;
-    let u2 = (rng.next_u32() >> 8) as f32 * SCALE;
-    libm::sqrtf(-2.0 * libm::logf(u1)) * libm::cosf(core::f32::consts::TAU * u2)
+    const SCALE: f32 = 1.0 / (1u32 << 23) as f32;
+    for _ in 0..64 {
+        // Exact: a 24-bit integer times 2^-23, minus 1.
+        let u = (rng.next_u32() >> 8) as f32 * SCALE - 1.0;
+        let v = (rng.next_u32() >> 8) as f32 * SCALE - 1.0;
+        let s = u * u + v * v;
+        if s > 0.0 && s < 1.0 {
+            return u * libm::sqrtf(-2.0 * libm::logf(s) / s);
+        }
+    }
+    0.0
 }
 
 /// Fills `out` with He-normal samples `N(0, 1)·sqrt(2 / fan_in)`, in slice order.
@@ -57,6 +70,25 @@ mod tests {
         assert!((s1 / n).abs() < 0.01, "mean {}", s1 / n);
         assert!((s2 / n - 1.0).abs() < 0.01, "variance {}", s2 / n);
         assert!((s4 / n - 3.0).abs() < 0.05, "fourth moment {}", s4 / n);
+    }
+
+    #[test]
+    fn degenerate_generator_does_not_hang() {
+        struct Stuck;
+        impl rand_core::TryRng for Stuck {
+            type Error = core::convert::Infallible;
+            fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+                Ok(0) // u = v = -1: always outside the unit disc
+            }
+            fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+                Ok(0)
+            }
+            fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+                dst.fill(0);
+                Ok(())
+            }
+        }
+        assert_eq!(standard_normal(&mut Stuck), 0.0);
     }
 
     #[test]

@@ -125,7 +125,10 @@ pub fn cross_entropy<const B: usize, const C: usize>(
     finite(total / B as f32)
 }
 
-fn check_labels<const B: usize, const C: usize>(labels: &[usize; B]) -> Result<(), Error> {
+/// [`Error::LabelOutOfRange`] for the first label `≥ C`.
+pub(crate) fn check_labels<const B: usize, const C: usize>(
+    labels: &[usize; B],
+) -> Result<(), Error> {
     for (row, &label) in labels.iter().enumerate() {
         if label >= C {
             return Err(Error::LabelOutOfRange {

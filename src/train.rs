@@ -1,7 +1,7 @@
 //! One-call training steps for classifiers (forward, softmax cross-entropy, backward, SGD).
 
 use crate::error::Error;
-use crate::loss::cross_entropy_with_logits;
+use crate::loss::{check_labels, cross_entropy_with_logits};
 use crate::module::{Backward, Batch};
 use crate::optim::Sgd;
 
@@ -13,7 +13,9 @@ use crate::optim::Sgd;
 ///
 /// # Errors
 ///
-/// [`Error::LabelOutOfRange`] or [`Error::NonFiniteLoss`]; the parameters are then unchanged.
+/// - [`Error::LabelOutOfRange`], checked first: nothing is computed or written, not even the
+///   cache;
+/// - [`Error::NonFiniteLoss`]: the parameters (and gradients) are then unchanged.
 ///
 /// # Examples
 ///
@@ -47,6 +49,7 @@ pub fn train_step<M, const B: usize, const IN: usize, const C: usize>(
 where
     M: Backward<Batch<B, IN>, Output = Batch<B, C>>,
 {
+    check_labels::<B, C>(labels)?;
     let logits = model.forward_train(x, cache);
     let (loss, dlogits) = cross_entropy_with_logits(&logits, labels)?;
     model.zero_grads(grads);
@@ -60,7 +63,9 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::LabelOutOfRange`] or [`Error::NonFiniteLoss`]; the parameters are then unchanged.
+/// - [`Error::LabelOutOfRange`], checked first: nothing is computed or written, not even the
+///   cache;
+/// - [`Error::NonFiniteLoss`]: the parameters (and gradients) are then unchanged.
 ///
 /// # Examples
 ///
@@ -86,6 +91,7 @@ pub fn train_step_fused<M, const B: usize, const IN: usize, const C: usize>(
 where
     M: Backward<Batch<B, IN>, Output = Batch<B, C>>,
 {
+    check_labels::<B, C>(labels)?;
     let logits = model.forward_train(x, cache);
     let (loss, dlogits) = cross_entropy_with_logits(&logits, labels)?;
     model.backward_step_params(cache, &dlogits, sgd);

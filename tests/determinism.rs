@@ -28,10 +28,10 @@ const STEPS: usize = 50;
 const LR: f32 = 0.05;
 
 /// `to_bits()` of the loss returned by the 50th `train_step`.
-const PINNED_FINAL_LOSS_BITS: u32 = 0x3f7e_c415; // 0.9951795
+const PINNED_FINAL_LOSS_BITS: u32 = 0x3f56_fa92; // 0.8397609
 /// FNV-1a 32 of every parameter's `to_bits()` (little-endian bytes), in `Params::visit` order,
 /// after the 50 steps.
-const PINNED_PARAM_FNV: u32 = 0x4f89_7723;
+const PINNED_PARAM_FNV: u32 = 0x7b94_1166;
 
 /// The model (He init from `SEED`) and the 50 batches it is trained on, all drawn from one
 /// `XorShiftRng::seed_from_u64(SEED)`: init, then the data set (inputs in [-1, 1), label = the
@@ -144,10 +144,10 @@ fn same_seed_same_run() {
 
 /// `Linear::<4, 3>::from_rng(XorShiftRng::seed_from_u64(0))`, weight row by row.
 const PINNED_HE_4X3: [[u32; 3]; 4] = [
-    [0x3ebb_669d, 0xbf1a_546f, 0x3edb_1370], // 0.36601725, -0.60285085, 0.42788267
-    [0xbec8_b481, 0xbfa0_4d47, 0x3d9d_636c], // -0.39200214, -1.2523583, 0.076849788
-    [0x3f8f_6b16, 0x3fda_4e00, 0xbede_3d93], // 1.1204555, 1.7055054, -0.43406352
-    [0xbe25_a9ad, 0xbe35_a98d, 0x3da3_7595], // -0.16178007, -0.1774046, 0.079814114
+    [0x3e00_8143, 0x3fb0_3130, 0x3f6f_b96c], // 0.1254931, 1.3765011, 0.93642306
+    [0xbf83_7648, 0x3dd0_a7ce, 0xbf49_057e], // -1.0270472, 0.10188256, -0.78524005
+    [0x3f17_285e, 0x3eb7_475d, 0x3ede_6c7b], // 0.5904597, 0.35796633, 0.4344214
+    [0x3f68_3038, 0xbe3d_c1bb, 0x3f1b_d9c7], // 0.90698576, -0.18530934, 0.60879177
 ];
 
 #[test]

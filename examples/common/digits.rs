@@ -43,10 +43,10 @@ pub const LR: f32 = 0.01;
 /// The default seed of `XorShiftRng::seed_from_u64`, which draws the He init and then every
 /// epoch's shuffle.
 ///
-/// Seeds 0 to 9 reach test accuracies of 0.9711, 0.9778, 0.9733, 0.9756, 0.9778, 0.9689,
-/// 0.9822, 0.9689, 0.9800 and 0.9711 (mean 0.9747; the notebook's numpy run: 0.9778). Seed 1
-/// is the default: it matches the notebook's 0.9778 (440 of 450) and clears the 0.97 bar of
-/// `tests/train_digits.rs` by 3 images, where seed 0 clears it by one.
+/// Seeds 0 to 9 reach test accuracies of 0.9733, 0.9800, 0.9778, 0.9778, 0.9800, 0.9667,
+/// 0.9756, 0.9689, 0.9800 and 0.9778 (mean 0.9758; the notebook's numpy run: 0.9778). Seed 1
+/// (0.9800, 441 of 450) has been the default since before the sweep; 8 of the 10 seeds clear
+/// the 0.97 bar of `tests/train_digits.rs`.
 pub const SEED: u64 = 1;
 
 /// The notebook's printed pixel mean over the whole data set.
