@@ -20,14 +20,14 @@ pub(crate) fn affine<const B: usize, const IN: usize, const OUT: usize>(
 ) -> Batch<B, OUT> {
     let mut y = [[0.0; OUT]; B];
     for (xr, yr) in x.iter().zip(y.iter_mut()) {
-        let mut acc = [0.0f32; OUT];
+        // Each output row is its own accumulator (no row-sized temporary on the stack).
         for (&xi, wr) in xr.iter().zip(w) {
-            for (a, &wv) in acc.iter_mut().zip(wr) {
+            for (a, &wv) in yr.iter_mut().zip(wr) {
                 *a += xi * wv;
             }
         }
-        for ((yv, a), &bv) in yr.iter_mut().zip(acc).zip(bias) {
-            *yv = a + bv;
+        for (a, &bv) in yr.iter_mut().zip(bias) {
+            *a += bv;
         }
     }
     y

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The embedded part of CI (called by .ci/run; also runs alone: `bash .ci/embedded.sh`).
+#
+# On a fresh Debian bookworm machine, as root: installs QEMU (bookworm-backports), the Rust
+# targets, llvm-tools and (for the static stack bound) nightly's rust-src, each only if missing.
+# Then:
+#   1. builds the library for thumbv6m-none-eabi, thumbv7em-none-eabihf, riscv32imac;
+#   2. runs the host test tests/on_device_run.rs, which prints the host's bits for each board;
+#   3. builds the firmware (examples/cortex-m) and trains under QEMU on the Cortex-M4F
+#      (mps2-an386) and the Cortex-M0 (microbit), and the Cortex-M4F again at opt-level 3;
+#      each must exit 0 (PASS), reach test accuracy >= 0.95 and print the host's exact bits;
+#   4. prints flash and RAM sizes, and checks that the M0's static RAM plus its worst-case stack
+#      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB.
+# Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export CARGO_TERM_COLOR=never
+
+passed=0
+failed=0
+# Runs a step and counts it. Inside a step `set -e` does not apply (bash ignores it in an `if`
+# condition), so every command that matters ends with `|| return 1`.
+step() { # <name> <command...>
+  local name=$1
+  shift
+  echo "::: embedded: $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "::: embedded: $name ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    echo "::: embedded: $name FAILED ($((SECONDS - t0)) s)"
+    echo "embedded: $passed passed, $failed failed"
+    exit 1
+  fi
+}
+
+install_qemu() {
+  command -v qemu-system-arm >/dev/null && return 0
+  # bookworm's own qemu-system-arm (7.2) conflicts with the image's qemu-utils from backports.
+  local sources=/etc/apt/sources.list.d/bookworm-backports.sources
+  if ! grep -qs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/*; then
+    cat >"$sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-system-arm >/dev/null
+  qemu-system-arm --version | head -n 1
+}
+
+install_rust() {
+  rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf
+  rustup component add llvm-tools
+  # The static stack bound needs nightly with rust-src (-Z build-std=core); use the installed
+  # nightly, never update it here.
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  rustup component add --toolchain nightly rust-src llvm-tools
+}
+
+step "install qemu-system-arm" install_qemu
+step "install Rust targets and tools" install_rust
+bin=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin
+
+for target in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
+  step "library for $target" cargo build -q --release --target "$target"
+done
+
+host_bits() {
+  cargo test -q --test on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-host.txt 2>&1 ||
+    { cat /tmp/constnn-host.txt; return 1; }
+  grep -o 'host [a-z0-9-]*: .*' /tmp/constnn-host.txt
+}
+step "host run of the firmware's training (tests/on_device_run.rs)" host_bits
+
+fw=$root/examples/cortex-m
+elf() { echo "$fw/target/$1/$2/constnn-cortex-m"; } # <target> <profile dir>
+
+# Builds and runs the firmware, then compares its last line with the host's.
+firmware() { # <target> <machine> <profile>
+  local target=$1 machine=$2 profile=$3 out=/tmp/constnn-fw-$2-$3.txt
+  (cd "$fw" && cargo build -q --profile "$profile" --target "$target") || return 1
+  local t0=$SECONDS rc=0
+  timeout 120 qemu-system-arm -machine "$machine" -nographic \
+    -semihosting-config enable=on,target=native -kernel "$(elf "$target" "$profile")" >"$out" || rc=$?
+  cat "$out"
+  echo "(QEMU: exit status $rc, $((SECONDS - t0)) s)"
+  [ "$rc" = 0 ] || { echo "the firmware failed (exit status $rc)"; return 1; }
+  local line want permille
+  line=$(tail -n 1 "$out")
+  case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
+  permille=$(echo "$line" | sed -n 's/.*test_accuracy_permille=\([0-9]*\).*/\1/p')
+  [ -n "$permille" ] && [ "$permille" -ge 950 ] || { echo "test accuracy ${permille}‰ < 950‰"; return 1; }
+  want=$(sed -n "s/.*host $machine: //p" /tmp/constnn-host.txt)
+  [ -n "$want" ] || { echo "the host test printed no line for $machine"; return 1; }
+  case "$line" in
+    *"$want PASS") echo "same bits as the host: $want" ;;
+    *) echo "bits differ: device '$line', host '$want'"; return 1 ;;
+  esac
+}
+step "Cortex-M4F (mps2-an386), batch 10" firmware thumbv7em-none-eabihf mps2-an386 release
+step "Cortex-M0 (microbit, 16 KiB RAM), batch 4" firmware thumbv6m-none-eabi microbit release
+step "Cortex-M4F at opt-level 3 (profile speed)" firmware thumbv7em-none-eabihf mps2-an386 speed
+
+sizes() {
+  local target elf arrays
+  for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+    elf=$(elf "$target" release)
+    "$bin/llvm-size" "$elf" || return 1
+    arrays=$("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
+import re, sys
+print(sum(int(l.split()[1], 16) for l in sys.stdin
+          if re.search(r" constnn_cortex_m::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))') || return 1
+    "$bin/llvm-size" "$elf" | tail -n 1 | awk -v a="$arrays" -v t="$target" \
+      '{ printf "%s: flash text %d = data set %d + code %d; static RAM (data+bss) %d\n", t, $1, a, $1 - a, $2 + $3 }'
+  done
+}
+step "sizes (llvm-size)" sizes
+
+m0_fits() {
+  local target=thumbv6m-none-eabi dir=/tmp/constnn-stack
+  (cd "$fw" && RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=$dir \
+    cargo +nightly build -q --release --target "$target" -Z build-std=core) || return 1
+  local report stack ram
+  report=$(python3 "$fw/stack.py" "$dir/$target/release/constnn-cortex-m") || return 1
+  echo "$report"
+  echo "$report" | tail -n 1 | grep -q 'max = ' || { echo "the stack bound is not exact"; return 1; }
+  stack=$(echo "$report" | tail -n 1 | sed 's/.*max = //')
+  ram=$("$bin/llvm-size" "$(elf "$target" release)" | tail -n 1 | awk '{ print $2 + $3 }') || return 1
+  echo "micro:bit RAM: static $ram + worst-case stack $stack = $((ram + stack)) of 16384 bytes"
+  [ $((ram + stack)) -le 16384 ]
+}
+step "Cortex-M0: static RAM + worst-case stack <= 16 KiB" m0_fits
+
+echo "embedded: $passed passed, $failed failed"

@@ -1,0 +1,76 @@
+//! Picks the board from the target, and turns `data/digits.csv` into the firmware's flash data.
+//!
+//! - `thumbv7em-none-eabihf` → board `mps2-an386` (Cortex-M4F), `thumbv6m-none-eabi` → board
+//!   `microbit` (Cortex-M0): copies `memory/<board>.x` to `$OUT_DIR/memory.x` (on the linker's
+//!   search path, where cortex-m-rt's `link.x` includes it) and sets `cfg(board = "<board>")`,
+//!   which selects the training configuration in `src/main.rs`.
+//! - Parses `../../data/digits.csv` and `digits_split.txt` with `trainer::parse_digits`, the
+//!   same function the host test uses, and writes the training and test splits as raw `u8`
+//!   files (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and
+//!   `test_*.bin` likewise for the 450 test rows), which `src/main.rs` includes with
+//!   `include_bytes!`.
+
+#[path = "src/trainer.rs"]
+mod trainer;
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const BOARDS: [(&str, &str); 2] = [
+    ("thumbv7em-none-eabihf", "mps2-an386"),
+    ("thumbv6m-none-eabi", "microbit"),
+];
+
+fn main() {
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let target = env::var("TARGET").expect("TARGET");
+
+    let values = BOARDS.map(|(_, board)| format!("{board:?}")).join(", ");
+    println!("cargo::rustc-check-cfg=cfg(board, values({values}))");
+    let Some(&(_, board)) = BOARDS.iter().find(|(t, _)| *t == target) else {
+        panic!(
+            "no board for target {target}: build with --target thumbv7em-none-eabihf \
+             (mps2-an386) or --target thumbv6m-none-eabi (microbit)"
+        );
+    };
+    println!("cargo::rustc-cfg=board={board:?}");
+    let memory = manifest.join("memory").join(format!("{board}.x"));
+    copy(&memory, &out.join("memory.x"));
+    println!("cargo::rustc-link-search={}", out.display());
+    println!("cargo::rerun-if-changed={}", memory.display());
+
+    let data = manifest.join("../../data");
+    let csv = read(&data.join("digits.csv"));
+    let split = read(&data.join("digits_split.txt"));
+    let mut digits = Box::new(trainer::Digits::ZERO);
+    if let Err(e) = trainer::parse_digits(&csv, &split, &mut digits) {
+        panic!("data/digits.csv or data/digits_split.txt is malformed: {e:?}");
+    }
+    write(
+        &out.join("train_pixels.bin"),
+        digits.train_pixels.as_flattened(),
+    );
+    write(&out.join("train_labels.bin"), &digits.train_labels);
+    write(
+        &out.join("test_pixels.bin"),
+        digits.test_pixels.as_flattened(),
+    );
+    write(&out.join("test_labels.bin"), &digits.test_labels);
+    println!("cargo::rerun-if-changed=src/trainer.rs");
+    println!("cargo::rerun-if-changed=build.rs");
+}
+
+fn read(path: &Path) -> String {
+    println!("cargo::rerun-if-changed={}", path.display());
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    fs::write(path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+fn copy(from: &Path, to: &Path) {
+    fs::copy(from, to).unwrap_or_else(|e| panic!("{} → {}: {e}", from.display(), to.display()));
+}
