@@ -123,9 +123,7 @@ impl<const B: usize, const IN: usize, const OUT: usize> Backward<Batch<B, IN>> f
     }
 
     fn backward_params(&self, x: &Batch<B, IN>, dy: &Batch<B, OUT>, grads: &mut Self) {
-        for (i, g) in grads.weight.iter_mut().enumerate() {
-            math::weight_grad_row(x, i, dy, g);
-        }
+        math::weight_grad(x, dy, &mut grads.weight);
         math::col_sums(dy, &mut grads.bias);
     }
 
@@ -136,11 +134,7 @@ impl<const B: usize, const IN: usize, const OUT: usize> Backward<Batch<B, IN>> f
     }
 
     fn backward_step_params(&mut self, x: &Batch<B, IN>, dy: &Batch<B, OUT>, sgd: &Sgd) {
-        for (i, w) in self.weight.iter_mut().enumerate() {
-            let mut g = [0.0; OUT];
-            math::weight_grad_row(x, i, dy, &mut g);
-            sgd.update(w, &g);
-        }
+        math::weight_grad_step(x, dy, &mut self.weight, sgd);
         let mut g = [0.0; OUT];
         math::col_sums(dy, &mut g);
         sgd.update(&mut self.bias, &g);
