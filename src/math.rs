@@ -42,6 +42,42 @@ pub(crate) use compact::{affine, weight_grad, weight_grad_step};
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) use naive::{col_sums, input_grad};
 
+/// The weight gradient and the fused step, one row of `dW` at a time, for a given row kernel
+/// `row(x, i, dy, acc)` that adds row `i` of `xᵀ·dy` into `acc` (shared by `naive` and `compact`).
+#[cfg(any(test, not(target_arch = "x86_64")))]
+mod by_rows {
+    use super::{Batch, Sgd};
+
+    /// `dw += xᵀ·dy`.
+    #[inline(always)]
+    pub(super) fn weight_grad<const B: usize, const IN: usize, const OUT: usize>(
+        x: &Batch<B, IN>,
+        dy: &Batch<B, OUT>,
+        dw: &mut [[f32; OUT]; IN],
+        row: fn(&Batch<B, IN>, usize, &Batch<B, OUT>, &mut [f32; OUT]),
+    ) {
+        for (i, g) in dw.iter_mut().enumerate() {
+            row(x, i, dy, g);
+        }
+    }
+
+    /// `w -= lr·(xᵀ·dy)`, each gradient row summed from zero, then [`Sgd::update`].
+    #[inline(always)]
+    pub(super) fn weight_grad_step<const B: usize, const IN: usize, const OUT: usize>(
+        x: &Batch<B, IN>,
+        dy: &Batch<B, OUT>,
+        w: &mut [[f32; OUT]; IN],
+        sgd: &Sgd,
+        row: fn(&Batch<B, IN>, usize, &Batch<B, OUT>, &mut [f32; OUT]),
+    ) {
+        for (i, wr) in w.iter_mut().enumerate() {
+            let mut g = [0.0; OUT];
+            row(x, i, dy, &mut g);
+            sgd.update(wr, &g);
+        }
+    }
+}
+
 /// The plain loops (the kernels of commit `698387b`; `affine` accumulating in its output row
 /// since `54670e7`): one output row at a time.
 #[cfg(any(test, not(target_arch = "x86_64")))]
@@ -117,9 +153,7 @@ pub(crate) mod naive {
         dy: &Batch<B, OUT>,
         dw: &mut [[f32; OUT]; IN],
     ) {
-        for (i, g) in dw.iter_mut().enumerate() {
-            weight_grad_row(x, i, dy, g);
-        }
+        super::by_rows::weight_grad(x, dy, dw, weight_grad_row);
     }
 
     /// `w -= lr·(xᵀ·dy)` with [`Sgd::update`], row by row, each gradient row summed from zero.
@@ -129,11 +163,7 @@ pub(crate) mod naive {
         w: &mut [[f32; OUT]; IN],
         sgd: &Sgd,
     ) {
-        for (i, wr) in w.iter_mut().enumerate() {
-            let mut g = [0.0; OUT];
-            weight_grad_row(x, i, dy, &mut g);
-            sgd.update(wr, &g);
-        }
+        super::by_rows::weight_grad_step(x, dy, w, sgd, weight_grad_row);
     }
 
     /// Column sums of `dy`, added into `acc`: `acc[o] += Σ_b dy[b][o]`.
@@ -237,9 +267,7 @@ pub(crate) mod compact {
         dy: &Batch<B, OUT>,
         dw: &mut [[f32; OUT]; IN],
     ) {
-        for (i, g) in dw.iter_mut().enumerate() {
-            weight_grad_row(x, i, dy, g);
-        }
+        super::by_rows::weight_grad(x, dy, dw, weight_grad_row);
     }
 
     /// `w -= lr·(xᵀ·dy)` with [`Sgd::update`], row by row, each gradient row summed from zero.
@@ -249,11 +277,7 @@ pub(crate) mod compact {
         w: &mut [[f32; OUT]; IN],
         sgd: &Sgd,
     ) {
-        for (i, wr) in w.iter_mut().enumerate() {
-            let mut g = [0.0; OUT];
-            weight_grad_row(x, i, dy, &mut g);
-            sgd.update(wr, &g);
-        }
+        super::by_rows::weight_grad_step(x, dy, w, sgd, weight_grad_row);
     }
 }
 
