@@ -81,6 +81,14 @@ pub fn cross_entropy_with_logits<const B: usize, const C: usize>(
     labels: &[usize; B],
 ) -> Result<(f32, Batch<B, C>), Error> {
     check_labels::<B, C>(labels)?;
+    cross_entropy_checked(logits, labels)
+}
+
+/// [`cross_entropy_with_logits`] for labels already known to be `< C`.
+pub(crate) fn cross_entropy_checked<const B: usize, const C: usize>(
+    logits: &Batch<B, C>,
+    labels: &[usize; B],
+) -> Result<(f32, Batch<B, C>), Error> {
     let n = B as f32;
     let mut total = 0.0f32;
     let mut grad = [[0.0; C]; B];

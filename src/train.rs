@@ -1,13 +1,13 @@
 //! One-call training steps for classifiers (forward, softmax cross-entropy, backward, SGD).
 
 use crate::error::Error;
-use crate::loss::{check_labels, cross_entropy_with_logits};
+use crate::loss::{check_labels, cross_entropy_checked};
 use crate::module::{Backward, Batch};
 use crate::optim::Sgd;
 
 /// One buffered SGD step on a batch with class labels; returns the batch's mean loss.
 ///
-/// Zeroes `grads`, runs `forward_train`, [`cross_entropy_with_logits`], `backward_params` (the
+/// Zeroes `grads`, runs `forward_train`, [`cross_entropy_with_logits`](crate::cross_entropy_with_logits), `backward_params` (the
 /// input gradient is not computed) and [`Sgd::step`]. Afterwards `grads` holds this batch's
 /// gradient.
 ///
@@ -49,9 +49,7 @@ pub fn train_step<M, const B: usize, const IN: usize, const C: usize>(
 where
     M: Backward<Batch<B, IN>, Output = Batch<B, C>>,
 {
-    check_labels::<B, C>(labels)?;
-    let logits = model.forward_train(x, cache);
-    let (loss, dlogits) = cross_entropy_with_logits(&logits, labels)?;
+    let (loss, dlogits) = forward_loss(model, cache, x, labels)?;
     model.zero_grads(grads);
     model.backward_params(cache, &dlogits, grads);
     sgd.step(model, grads);
@@ -91,9 +89,23 @@ pub fn train_step_fused<M, const B: usize, const IN: usize, const C: usize>(
 where
     M: Backward<Batch<B, IN>, Output = Batch<B, C>>,
 {
-    check_labels::<B, C>(labels)?;
-    let logits = model.forward_train(x, cache);
-    let (loss, dlogits) = cross_entropy_with_logits(&logits, labels)?;
+    let (loss, dlogits) = forward_loss(model, cache, x, labels)?;
     model.backward_step_params(cache, &dlogits, sgd);
     Ok(loss)
+}
+
+/// The first half of both steps: labels checked first (so a bad label touches nothing), then
+/// `forward_train` and the loss with its gradient.
+fn forward_loss<M, const B: usize, const IN: usize, const C: usize>(
+    model: &mut M,
+    cache: &mut M::Cache,
+    x: &Batch<B, IN>,
+    labels: &[usize; B],
+) -> Result<(f32, Batch<B, C>), Error>
+where
+    M: Backward<Batch<B, IN>, Output = Batch<B, C>>,
+{
+    check_labels::<B, C>(labels)?;
+    let logits = model.forward_train(x, cache);
+    cross_entropy_checked(&logits, labels)
 }
