@@ -47,8 +47,13 @@ pub enum Remainder {
 #[derive(Debug, Clone)]
 pub struct Batches<'a, T, const B: usize> {
     items: &'a [T],
+    /// Batches given so far.
     next: usize,
     count: usize,
+    /// Index of the next item (always below `items.len()`, wrapping to 0 at the end): no
+    /// `%` per item, so no integer division where the hardware has none (a Cortex-M0 would
+    /// link 400 bytes of software division for it).
+    pos: usize,
 }
 
 /// Splits `items` into batches of exactly `B` (a const batch size, as the model's input needs);
@@ -76,6 +81,7 @@ pub fn batches<const B: usize, T: Copy>(items: &[T], remainder: Remainder) -> Ba
         items,
         next: 0,
         count,
+        pos: 0,
     }
 }
 
@@ -86,11 +92,16 @@ impl<T: Copy, const B: usize> Iterator for Batches<'_, T, B> {
         if self.next >= self.count {
             return None;
         }
-        let start = self.next * B;
         self.next += 1;
-        let n = self.items.len();
-        // `count > 0` implies `n > 0`, so the modulo is defined.
-        Some(core::array::from_fn(|k| self.items[(start + k) % n]))
+        // `count > 0` implies a non-empty slice, so `pos` is a valid index.
+        Some(core::array::from_fn(|_| {
+            let item = self.items[self.pos];
+            self.pos += 1;
+            if self.pos == self.items.len() {
+                self.pos = 0;
+            }
+            item
+        }))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -129,6 +140,35 @@ mod tests {
             counts.iter().all(|&c| (9_400..10_600).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    /// Batch `j`, item `k` is `items[(j·B + k) % len]`, for sizes that do and do not divide
+    /// the length, and batches longer than the slice.
+    #[test]
+    fn batches_wrap_as_modulo() {
+        fn check<const B: usize>(items: &[u16]) {
+            for remainder in [Remainder::Drop, Remainder::Wrap] {
+                let count = match remainder {
+                    Remainder::Drop => items.len() / B,
+                    Remainder::Wrap => items.len().div_ceil(B),
+                };
+                let mut got = batches::<B, _>(items, remainder);
+                assert_eq!(got.len(), count);
+                for j in 0..count {
+                    let want: [u16; B] = core::array::from_fn(|k| items[(j * B + k) % items.len()]);
+                    assert_eq!(got.next(), Some(want), "B = {B}, batch {j}, {remainder:?}");
+                }
+                assert_eq!(got.next(), None);
+            }
+        }
+        let items: [u16; 1347] = core::array::from_fn(|k| (k * 7 % 1347) as u16);
+        check::<1>(&items);
+        check::<4>(&items);
+        check::<10>(&items);
+        check::<449>(&items);
+        check::<1347>(&items);
+        check::<3000>(&items);
+        check::<4>(&items[..3]);
     }
 
     #[test]

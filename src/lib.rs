@@ -6,6 +6,7 @@
 
 mod data;
 mod error;
+mod exp;
 mod init;
 mod linear;
 mod loss;

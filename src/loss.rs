@@ -1,44 +1,56 @@
 //! Softmax cross-entropy on logits, and classification metrics.
 
 use crate::error::Error;
+use crate::exp::exp_shifted;
 use crate::module::Batch;
 
-/// Softmax statistics of one logit row: its maximum `m`, `e[c] = exp(z[c] − m)` and `s = Σ e`.
-struct RowSoftmax<const C: usize> {
-    e: [f32; C],
-    /// `ln Σ_c exp(z[c] − m)`, so `ln softmax(z)[c] = z[c] − m − ln_s`.
-    ln_s: f32,
-    s: f32,
-    m: f32,
+/// Softmax statistics of each row `r` of a batch of logits `z`: the maximum `m[r]`, the sum
+/// `s[r] = Σ_c exp(z[r][c] − m[r])` (over `c` ascending) and `ln_s[r] = ln s[r]`.
+///
+/// Computed one phase at a time over the whole batch (all maxima, then all exponentials, all
+/// sums, all logarithms) rather than row after row: the phases' independent rows keep the
+/// processor busy, and the exponentials of the whole batch are one vectorized loop
+/// ([`exp_shifted`]). Each value is the same operation on the same operands as row by row, so
+/// the bits are the same.
+struct Softmax<const B: usize> {
+    m: [f32; B],
+    s: [f32; B],
+    ln_s: [f32; B],
 }
 
-impl<const C: usize> RowSoftmax<C> {
+impl<const B: usize> Softmax<B> {
+    /// The statistics of `z`, with `e[r][c] = exp(z[r][c] − m[r])` written into `e`.
     #[inline]
-    fn new(z: &[f32; C]) -> Self {
+    fn new<const C: usize>(z: &Batch<B, C>, e: &mut Batch<B, C>) -> Self {
         const { assert!(C > 0, "a classifier needs at least one class") };
-        let mut m = z[0];
-        for &v in &z[1..] {
-            if v > m {
-                m = v;
+        let m: [f32; B] = core::array::from_fn(|r| {
+            let mut m = z[r][0];
+            for &v in &z[r][1..] {
+                if v > m {
+                    m = v;
+                }
             }
-        }
-        let e = z.map(|v| libm::expf(v - m));
-        let mut s = 0.0;
-        for &v in &e {
-            s += v;
-        }
+            m
+        });
+        exp_shifted(z, &m, e);
+        let s: [f32; B] = core::array::from_fn(|r| {
+            let mut s = 0.0;
+            for &v in &e[r] {
+                s += v;
+            }
+            s
+        });
         Self {
-            e,
-            ln_s: libm::logf(s),
-            s,
             m,
+            s,
+            ln_s: s.map(libm::logf),
         }
     }
 
-    /// `−ln softmax(z)[c]`.
+    /// `−ln softmax(z)[r][c] = ln s[r] − (z[r][c] − m[r])`.
     #[inline]
-    fn nll(&self, z: &[f32; C], c: usize) -> f32 {
-        self.ln_s - (z[c] - self.m)
+    fn nll<const C: usize>(&self, z: &Batch<B, C>, r: usize, c: usize) -> f32 {
+        self.ln_s[r] - (z[r][c] - self.m[r])
     }
 }
 
@@ -90,14 +102,16 @@ pub(crate) fn cross_entropy_checked<const B: usize, const C: usize>(
     labels: &[usize; B],
 ) -> Result<(f32, Batch<B, C>), Error> {
     let n = B as f32;
-    let mut total = 0.0f32;
     let mut grad = [[0.0; C]; B];
-    for ((z, &label), g) in logits.iter().zip(labels).zip(grad.iter_mut()) {
-        let sm = RowSoftmax::new(z);
-        total += sm.nll(z, label);
-        for (c, (gv, &e)) in g.iter_mut().zip(&sm.e).enumerate() {
+    let sm = Softmax::new(logits, &mut grad);
+    let mut total = 0.0f32;
+    for (r, &label) in labels.iter().enumerate() {
+        total += sm.nll(logits, r, label);
+    }
+    for ((g, &s), &label) in grad.iter_mut().zip(&sm.s).zip(labels) {
+        for (c, gv) in g.iter_mut().enumerate() {
             let t = if c == label { 1.0 } else { 0.0 };
-            *gv = (e / sm.s - t) / n;
+            *gv = (*gv / s - t) / n;
         }
     }
     Ok((finite(total / n)?, grad))
@@ -126,9 +140,11 @@ pub fn cross_entropy<const B: usize, const C: usize>(
     labels: &[usize; B],
 ) -> Result<f32, Error> {
     check_labels::<B, C>(labels)?;
+    let mut e = [[0.0; C]; B];
+    let sm = Softmax::new(logits, &mut e);
     let mut total = 0.0f32;
-    for (z, &label) in logits.iter().zip(labels) {
-        total += RowSoftmax::new(z).nll(z, label);
+    for (r, &label) in labels.iter().enumerate() {
+        total += sm.nll(logits, r, label);
     }
     finite(total / B as f32)
 }
@@ -193,21 +209,21 @@ pub fn cross_entropy_with_targets<const B: usize, const C: usize>(
         }
     }
     let n = B as f32;
-    let mut total = 0.0f32;
     let mut grad = [[0.0; C]; B];
-    for ((z, t), g) in logits.iter().zip(targets).zip(grad.iter_mut()) {
-        let sm = RowSoftmax::new(z);
+    let sm = Softmax::new(logits, &mut grad);
+    let mut total = 0.0f32;
+    for ((g, t), r) in grad.iter_mut().zip(targets).zip(0..) {
         let mut row_loss = 0.0;
         let mut t_sum = 0.0;
         for (c, &tc) in t.iter().enumerate() {
             if tc != 0.0 {
-                row_loss += tc * sm.nll(z, c);
+                row_loss += tc * sm.nll(logits, r, c);
             }
             t_sum += tc;
         }
         total += row_loss;
-        for ((gv, &e), &tc) in g.iter_mut().zip(&sm.e).zip(t) {
-            *gv = (e / sm.s * t_sum - tc) / n;
+        for (gv, &tc) in g.iter_mut().zip(t) {
+            *gv = (*gv / sm.s[r] * t_sum - tc) / n;
         }
     }
     Ok((finite(total / n)?, grad))
@@ -224,10 +240,14 @@ pub fn cross_entropy_with_targets<const B: usize, const C: usize>(
 /// assert_eq!(p, [[1.0, 0.0], [0.5, 0.5]]);
 /// ```
 pub fn softmax<const B: usize, const C: usize>(logits: &Batch<B, C>) -> Batch<B, C> {
-    logits.map(|z| {
-        let sm = RowSoftmax::new(&z);
-        sm.e.map(|e| e / sm.s)
-    })
+    let mut p = [[0.0; C]; B];
+    let sm = Softmax::new(logits, &mut p);
+    for (pr, &s) in p.iter_mut().zip(&sm.s) {
+        for v in pr {
+            *v /= s;
+        }
+    }
+    p
 }
 
 /// The index of the largest value (the first one on ties), i.e. the predicted class.
@@ -241,10 +261,10 @@ pub fn softmax<const B: usize, const C: usize>(logits: &Batch<B, C>) -> Batch<B,
 /// ```
 pub fn argmax<const C: usize>(row: &[f32; C]) -> usize {
     const { assert!(C > 0, "argmax of an empty row") };
-    let mut best = 0;
+    let (mut best, mut max) = (0, row[0]);
     for (c, &v) in row.iter().enumerate().skip(1) {
-        if v > row[best] {
-            best = c;
+        if v > max {
+            (best, max) = (c, v);
         }
     }
     best

@@ -16,8 +16,8 @@ mod trainer;
 use std::sync::OnceLock;
 
 use constnn::{
-    Batch, Error, GradsOf, Params, Sgd, Zeroed, cross_entropy_with_logits, softmax, train_bytes,
-    train_bytes_fused, train_step, train_step_fused,
+    Batch, Error, GradsOf, Module, Params, Sgd, Zeroed, argmax, cross_entropy_with_logits, softmax,
+    train_bytes, train_bytes_fused, train_step, train_step_fused,
 };
 use trainer::{
     Cache, Digits, MEAN, Mlp, NORMALIZED, Outcome, PIXELS, Run, STD, TEST_ROWS, TRAIN_ROWS,
@@ -67,7 +67,7 @@ fn train_with<const B: usize>(
         epoch_loss_bits,
         param_bits: param_bits(&ws.model),
         outcome: Outcome {
-            test_correct: trainer::count_correct(&ws.model, digits.test()),
+            test_correct: trainer::count_correct(&mut ws, digits.test()),
             loss_bits: loss.to_bits(),
             weights_fnv: trainer::weights_fnv(&ws.model),
         },
@@ -126,6 +126,82 @@ fn fused_and_buffered_steps_give_the_same_bits() {
         assert_eq!(in_place.epoch_loss_bits, other.epoch_loss_bits);
         assert_eq!(in_place.param_bits, other.param_bits);
         assert_eq!(in_place.outcome, other.outcome);
+    }
+}
+
+/// The firmware evaluates the test split `B` images at a time with the training forward pass
+/// (`trainer::count_correct`, `trainer::forward_in_place`); every logit has the bits of plain
+/// single-image inference (`Module::forward` on a batch of one), so the count is the same. Also
+/// for batch 4, whose last batch (450 = 112·4 + 2) is short.
+#[test]
+fn batched_evaluation_is_single_image_inference() {
+    let digits = digits();
+    let test = digits.test();
+    let mut ws: Box<Workspace<{ m0::BATCH }>> = Box::new(Workspace::ZERO);
+    trainer::train(
+        &mut ws,
+        digits.train(),
+        &Run {
+            epochs: 1,
+            ..m0::RUN
+        },
+        trainer::fused_step_in_place,
+        |_, _| {},
+    )
+    .unwrap();
+    let model = ws.model;
+    let single: Vec<[f32; 10]> = test
+        .pixels
+        .iter()
+        .map(|pixels| {
+            let mut x = [[0.0; PIXELS]];
+            trainer::normalize(pixels, &mut x[0]);
+            model.forward(&x)[0]
+        })
+        .collect();
+    let correct = single
+        .iter()
+        .zip(test.labels)
+        .filter(|(logits, label)| argmax(logits) == usize::from(**label))
+        .count();
+
+    let mut batched = Vec::new();
+    for pixels in test.pixels.chunks(m0::BATCH) {
+        for (x, p) in ws.cache.0.iter_mut().zip(pixels) {
+            trainer::normalize(p, x);
+        }
+        let logits = trainer::forward_in_place(&mut ws.model, &mut ws.cache);
+        batched.extend_from_slice(&logits[..pixels.len()]);
+    }
+    let bits =
+        |rows: &[[f32; 10]]| -> Vec<u32> { rows.iter().flatten().map(|v| v.to_bits()).collect() };
+    assert_eq!(bits(&batched), bits(&single));
+    assert_eq!(param_bits(&ws.model), param_bits(&model));
+
+    assert_eq!(usize::from(trainer::count_correct(&mut ws, test)), correct);
+    let mut ws10: Box<Workspace<10>> = Box::new(Workspace::ZERO);
+    ws10.model = model;
+    assert_eq!(
+        usize::from(trainer::count_correct(&mut ws10, test)),
+        correct
+    );
+}
+
+/// `Outcome::accuracy_permille`, computed without a division, is `⌊1000 · correct / 450⌋`
+/// for every possible count.
+#[test]
+fn accuracy_permille_is_the_rounded_down_ratio() {
+    for correct in 0..=TEST_ROWS as u16 {
+        let outcome = Outcome {
+            test_correct: correct,
+            loss_bits: 0,
+            weights_fnv: 0,
+        };
+        assert_eq!(
+            outcome.accuracy_permille(),
+            u32::from(correct) * 1000 / TEST_ROWS as u32,
+            "{correct} / {TEST_ROWS}"
+        );
     }
 }
 
@@ -305,8 +381,8 @@ fn out_of_range_label_is_an_error_and_changes_nothing() {
     assert!(grads == grads_before);
 }
 
-/// `libm::expf` (pure software, the same bits on every target) against f64 `exp`, through the
-/// softmax that uses it: `p = softmax([0, z])[1] = e^z / (1 + e^z)` over `z ∈ [-87, 0]`, every
+/// constnn's `expf` (libm's algorithm in software, the same bits on every target) against f64
+/// `exp`, through the softmax that uses it: `p = softmax([0, z])[1] = e^z / (1 + e^z)` over `z ∈ [-87, 0]`, every
 /// argument `expf` ever gets (the row maximum is subtracted first) down to the smallest normal
 /// result. Within 1e-6 relative (expf's own error plus three f32 roundings); a fast exponential
 /// approximation of the kind some embedded libraries use is off by ~1e-3.

@@ -4,6 +4,9 @@
 //!   `microbit` (Cortex-M0): copies `memory/<board>.x` to `$OUT_DIR/memory.x` (on the linker's
 //!   search path, where cortex-m-rt's `link.x` includes it) and sets `cfg(board = "<board>")`,
 //!   which selects the training configuration in `src/main.rs`.
+//! - Writes an empty `$OUT_DIR/device.x`: with cortex-m-rt's `device` feature its `link.x`
+//!   includes a `device.x` (where a device crate would alias its interrupt handlers), and the
+//!   firmware's own one-entry `__INTERRUPTS` table (`src/main.rs`) needs no alias.
 //! - Parses `../../data/digits.csv` and `digits_split.txt` with `trainer::parse_digits`, the
 //!   same function the host test uses, and writes the training and test splits as raw `u8`
 //!   files (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and
@@ -38,6 +41,10 @@ fn main() {
     println!("cargo::rustc-cfg=board={board:?}");
     let memory = manifest.join("memory").join(format!("{board}.x"));
     copy(&memory, &out.join("memory.x"));
+    write(
+        &out.join("device.x"),
+        b"/* No interrupt handlers to alias: see __INTERRUPTS in src/main.rs. */\n",
+    );
     println!("cargo::rustc-link-search={}", out.display());
     println!("cargo::rerun-if-changed={}", memory.display());
 

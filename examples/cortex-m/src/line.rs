@@ -1,54 +1,72 @@
 //! One line of output, formatted without `core::fmt`.
 //!
 //! `core::fmt` (and above all float formatting) costs kilobytes of flash, so the firmware prints
-//! only text, decimal integers and hex bit patterns, written into a fixed buffer by hand.
+//! only text, decimal integers and hex bit patterns, formatted by hand. Each piece goes to the
+//! host as soon as it is formatted (one semihosting write each): no line buffer to clear and
+//! copy into, which is less flash and less stack than assembling the line first.
 
 use cortex_m_semihosting::hio::HostStream;
 
-/// A line being built; [`Line::print`] sends it to the host's stdout (semihosting).
-pub struct Line {
-    buf: [u8; 200],
-    len: usize,
-}
+/// A line being written to the host's stdout (semihosting); [`Line::end`] ends it.
+///
+/// Write errors are ignored: there is nowhere to report them, and the exit status still tells
+/// the result.
+pub struct Line<'a>(&'a mut HostStream);
 
-impl Line {
-    /// An empty line.
-    pub const fn new() -> Self {
-        Self {
-            buf: [0; 200],
-            len: 0,
-        }
+/// The powers of ten a `u32` can hold, from the highest: the decimal digits of [`Line::dec`].
+const POWERS_OF_TEN: [u32; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
+impl<'a> Line<'a> {
+    /// A new line on `out`.
+    pub fn new(out: &'a mut HostStream) -> Self {
+        Self(out)
     }
 
-    /// Appends bytes; what does not fit is cut (the lines printed here are shorter).
-    pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        let n = bytes.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
+    /// Writes bytes.
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        let _ = self.0.write_all(bytes);
         self
     }
 
-    /// Appends a string.
+    /// Writes a string.
     pub fn str(&mut self, s: &str) -> &mut Self {
         self.bytes(s.as_bytes())
     }
 
-    /// Appends `v` in decimal.
+    /// Writes `v` in decimal, without leading zeros.
+    ///
+    /// Each digit is found by subtracting its power of ten, at most 9 times: no division, which
+    /// a Cortex-M0 does not have in hardware (its software division is 400 bytes of flash).
     pub fn dec(&mut self, mut v: u32) -> &mut Self {
-        let mut digits = [0; 10];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
+        let mut started = false;
+        for &p in &POWERS_OF_TEN {
+            let mut digit = b'0';
+            while v >= p {
+                v -= p;
+                digit += 1;
+            }
+            // From the first nonzero digit on, and the last digit always.
+            started |= digit != b'0' || p == 1;
+            if started {
+                self.bytes(&[digit]);
             }
         }
-        self.bytes(&digits[start..])
+        self
     }
 
-    /// Appends `v` as `0x` and eight lowercase hex digits (e.g. an `f32`'s `to_bits`).
+    /// Writes `v` as `0x` and eight lowercase hex digits (e.g. an `f32`'s `to_bits`).
     pub fn hex(&mut self, v: u32) -> &mut Self {
         let mut digits = *b"0x00000000";
         for (k, d) in digits[2..].iter_mut().enumerate() {
@@ -58,10 +76,8 @@ impl Line {
         self.bytes(&digits)
     }
 
-    /// Writes the line and a newline to `out` (errors are ignored: there is nowhere to report
-    /// them, and the exit status still tells the result).
-    pub fn print(&mut self, out: &mut HostStream) {
+    /// Ends the line (a newline).
+    pub fn end(&mut self) {
         self.bytes(b"\n");
-        let _ = out.write_all(&self.buf[..self.len]);
     }
 }

@@ -103,38 +103,43 @@ fn run(out: &mut HostStream) -> bool {
     let loss = match trained {
         Ok(loss) => loss,
         Err(e) => {
-            Line::new()
+            Line::new(out)
                 .str("training failed: ")
                 .str(error_name(e))
                 .str(" FAIL")
-                .print(out);
+                .end();
             return false;
         }
     };
 
     infer_begin();
-    black_box(trainer::predict(&ws.model, black_box(&TEST.pixels[0])));
+    black_box(trainer::correct_in_batch(
+        &mut ws.model,
+        &mut ws.cache,
+        black_box(&TEST.pixels[..BATCH]),
+        &TEST.labels[..BATCH],
+    ));
     infer_end();
 
     let got = Outcome {
-        test_correct: trainer::count_correct(&ws.model, TEST),
+        test_correct: trainer::count_correct(ws, TEST),
         loss_bits: loss.to_bits(),
         weights_fnv: trainer::weights_fnv(&ws.model),
     };
     #[cfg(feature = "stack-paint")]
-    Line::new()
+    Line::new(out)
         .str("stack_high_water_bytes=")
         .dec(stack_high_water())
-        .print(out);
+        .end();
     print_result(out, &got, &run.expect)
 }
 
-// The printing is in functions of their own (`inline(never)`), so their line buffers are on
+// The printing is in functions of their own (`inline(never)`), so their digit buffers are on
 // the stack only while a line is printed, never during a training step.
 
 #[inline(never)]
 fn print_header(out: &mut HostStream, run: &trainer::Run) {
-    Line::new()
+    Line::new(out)
         .str("constnn digits trainer on ")
         .str(BOARD)
         .str(": batch=")
@@ -145,24 +150,24 @@ fn print_header(out: &mut HostStream, run: &trainer::Run) {
         .hex(run.lr.to_bits())
         .str(" workspace_bytes=")
         .dec(Workspace::<BATCH>::BYTES as u32)
-        .print(out);
+        .end();
 }
 
 #[inline(never)]
 fn print_epoch(out: &mut HostStream, epoch: u16, loss: f32) {
-    Line::new()
+    Line::new(out)
         .str("epoch=")
         .dec(epoch.into())
         .str(" loss_bits=")
         .hex(loss.to_bits())
-        .print(out);
+        .end();
 }
 
 /// Prints the last line and returns whether the run passed: accuracy ≥ 0.95 and the host's
 /// exact values.
 #[inline(never)]
 fn print_result(out: &mut HostStream, got: &Outcome, expect: &Outcome) -> bool {
-    let mut line = Line::new();
+    let mut line = Line::new(out);
     line.str("test_correct=")
         .dec(got.test_correct.into())
         .str("/")
@@ -186,7 +191,7 @@ fn print_result(out: &mut HostStream, got: &Outcome, expect: &Outcome) -> bool {
     } else {
         line.str(" FAIL: test accuracy below 0.95");
     }
-    line.print(out);
+    line.end();
     passed
 }
 
@@ -261,7 +266,8 @@ markers! {
     step_begin = 3u8;
     /// After one training step.
     step_end = 4u8;
-    /// Before a single-image inference (normalize, forward, argmax).
+    /// Before the inference of one batch of `BATCH` test images (normalize, forward, argmax and
+    /// compare, as the evaluation does for each batch).
     infer_begin = 5u8;
     /// After it.
     infer_end = 6u8;
@@ -269,10 +275,24 @@ markers! {
 
 #[panic_handler]
 fn panic(_: &PanicInfo) -> ! {
-    // The message is not printed: formatting it would pull in `core::fmt`. Nor is `Line` used,
-    // so that the panic handler cannot panic again (and the static stack bound stays exact).
+    // The message is not printed: formatting it would pull in `core::fmt`.
+    fail(b"panic FAIL\n")
+}
+
+#[allow(unsafe_code)] // cortex-m-rt requires the HardFault handler to be an `unsafe fn`
+#[exception]
+unsafe fn HardFault(_: &ExceptionFrame) -> ! {
+    fail(b"HardFault FAIL\n")
+}
+
+/// Prints `message` and exits with a failure (the end of the panic and HardFault handlers).
+///
+/// `Line` is not used, so that a panic handler cannot panic again (and the static stack bound
+/// stays exact).
+#[inline(never)]
+fn fail(message: &[u8]) -> ! {
     if let Ok(mut out) = hio::hstdout() {
-        let _ = out.write_all(b"panic FAIL\n");
+        let _ = out.write_all(message);
     }
     debug::exit(EXIT_FAILURE);
     loop {
@@ -280,14 +300,22 @@ fn panic(_: &PanicInfo) -> ! {
     }
 }
 
-#[allow(unsafe_code)] // cortex-m-rt requires the HardFault handler to be an `unsafe fn`
-#[exception]
-unsafe fn HardFault(_: &ExceptionFrame) -> ! {
-    if let Ok(mut out) = hio::hstdout() {
-        let _ = out.write_all(b"HardFault FAIL\n");
-    }
-    debug::exit(EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+/// The device-specific part of the vector table (IRQ 0 onwards): a single entry, IRQ 0 to
+/// cortex-m-rt's `DefaultHandler` (an endless loop).
+///
+/// The firmware enables no interrupt, so no entry is ever used; without cortex-m-rt's `device`
+/// feature the table would have an entry for every interrupt the architecture allows, 240 on
+/// the Cortex-M4F (960 bytes of flash) and 32 on the Cortex-M0 (128 bytes). cortex-m-rt's
+/// `link.x` places this table right after the 16 core exception vectors and requires at least
+/// one entry.
+#[allow(unsafe_code)] // `link_section` and `no_mangle`: the section and symbol link.x expects
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+static __INTERRUPTS: [unsafe extern "C" fn(); 1] = [DefaultHandler];
+
+#[allow(unsafe_code)] // declares cortex-m-rt's handler, for its address only: never called here
+unsafe extern "C" {
+    /// cortex-m-rt's default exception handler (`DefaultHandler_` unless the program defines
+    /// its own); the core exceptions the firmware does not handle use it too.
+    fn DefaultHandler();
 }
