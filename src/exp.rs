@@ -119,14 +119,16 @@ fn exp_in_place(v: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 const CHUNK: usize = 16;
 
+// libm's constants, by their bits: ln 2 in two parts (the high part has 12 trailing zero bits,
+// so `k · LN2_HI` is exact), 1 / ln 2, and the coefficients of the rational approximation.
 const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
 const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
 const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b);
 const P1: f32 = f32::from_bits(0x3e2a_aa8f);
 const P2: f32 = f32::from_bits(0xbb35_5215);
-#[cfg(target_arch = "x86_64")]
 /// 1.5·2²³: `(t + ROUND) − ROUND` is `t` rounded to the nearest integer (ties to even) for
 /// |t| < 2²², and the low bits of `t + ROUND` are that integer.
+#[cfg(target_arch = "x86_64")]
 const ROUND: f32 = 12_582_912.0;
 
 /// libm's reduced computation for a given `k` (as `f32`): `x − k·ln 2` in two parts `hi − lo`,
@@ -141,9 +143,9 @@ fn reduced(x: f32, kf: f32) -> f32 {
     1.0 + (r * c / (2.0 - c) - lo + hi)
 }
 
-#[cfg(target_arch = "x86_64")]
 /// `t` rounded toward zero, as libm's `(t) as i32` (for |t| < 2²²), without the saturating
 /// float-to-int conversion of `as`, which LLVM does not vectorize.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn trunc(t: f32) -> f32 {
     let nearest = (t + ROUND) - ROUND;
@@ -155,7 +157,6 @@ fn trunc(t: f32) -> f32 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// libm's `expf` for |x| < 80, without branches, and whether `x` is in that range (NaN is
 /// not); outside it, the value is meaningless.
 ///
@@ -167,6 +168,7 @@ fn trunc(t: f32) -> f32 {
 /// - otherwise `k = trunc(x / ln 2 ± 1/2)`;
 /// - then libm's `scalbnf(y, k)`, which for |k| ≤ 115 (as here) is the exact product
 ///   `y · 2^k`.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn exp_common(x: f32) -> (f32, bool) {
     let bits = x.to_bits();
