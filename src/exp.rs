@@ -38,13 +38,13 @@ pub(crate) fn expf(x: f32) -> f32 {
             return 0.0; // x ≤ −103.97…: below half the smallest subnormal
         }
     }
-    if hx <= 0x3900_0000 {
-        return 1.0 + x; // |x| ≤ 2⁻¹⁴
+    if hx <= TINY {
+        return 1.0 + x;
     }
-    let k = if hx > 0x3f85_1592 {
-        (INV_LN2 * x + if negative { -0.5 } else { 0.5 }) as i32 // |x| > 3 ln 2 / 2
-    } else if hx > 0x3eb1_7218 {
-        if negative { -1 } else { 1 } // |x| > ln 2 / 2
+    let k = if hx > THREE_HALVES_LN2 {
+        (INV_LN2 * x + if negative { -0.5 } else { 0.5 }) as i32
+    } else if hx > HALF_LN2 {
+        if negative { -1 } else { 1 }
     } else {
         0
     };
@@ -119,6 +119,17 @@ fn exp_in_place(v: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 const CHUNK: usize = 16;
 
+// libm's case boundaries, as bits of |x| (both `expf` and `exp_common` branch on them):
+/// |x| ≤ 2⁻¹⁴: `e^x` is `1 + x`.
+const TINY: u32 = 0x3900_0000;
+/// |x| ≤ ln 2 / 2: no reduction (`k = 0`).
+const HALF_LN2: u32 = 0x3eb1_7218;
+/// |x| ≤ 3 ln 2 / 2: `k = ±1`; above, `k = trunc(x / ln 2 ± 1/2)`.
+const THREE_HALVES_LN2: u32 = 0x3f85_1592;
+/// |x| < 80: the range of `exp_common`, where `scalbnf` is one exact product.
+#[cfg(target_arch = "x86_64")]
+const COMMON_LIMIT: u32 = 0x42a0_0000;
+
 // libm's constants, by their bits: ln 2 in two parts (the high part has 12 trailing zero bits,
 // so `k · LN2_HI` is exact), 1 / ln 2, and the coefficients of the rational approximation.
 const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
@@ -174,9 +185,9 @@ fn exp_common(x: f32) -> (f32, bool) {
     let bits = x.to_bits();
     let negative = bits >> 31 != 0;
     let hx = bits & 0x7fff_ffff;
-    let kf = if hx > 0x3f85_1592 {
+    let kf = if hx > THREE_HALVES_LN2 {
         trunc(INV_LN2 * x + if negative { -0.5 } else { 0.5 })
-    } else if hx > 0x3eb1_7218 {
+    } else if hx > HALF_LN2 {
         if negative { -1.0 } else { 1.0 }
     } else {
         0.0
@@ -186,12 +197,8 @@ fn exp_common(x: f32) -> (f32, bool) {
     // the common path (whose values are discarded).
     let k = ((kf + ROUND).to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let scale = f32::from_bits((k.wrapping_add(127) as u32 & 0xff) << 23);
-    let v = if hx <= 0x3900_0000 {
-        1.0 + x
-    } else {
-        y * scale
-    };
-    (v, hx < 0x42a0_0000)
+    let v = if hx <= TINY { 1.0 + x } else { y * scale };
+    (v, hx < COMMON_LIMIT)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -237,10 +244,10 @@ mod tests {
         assert!(check_strided(0, 1 << 32, 4099) > 1_000_000);
         // Dense around the common path's edges and libm's own case boundaries.
         for edge in [
-            0x3900_0000u32,
-            0x3eb1_7218,
-            0x3f85_1592,
-            0x42a0_0000,
+            TINY,
+            HALF_LN2,
+            THREE_HALVES_LN2,
+            COMMON_LIMIT,
             0x42ae_ac50,
             0x42b1_7218,
             0x42cf_f1b5,
