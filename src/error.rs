@@ -4,8 +4,8 @@ use core::fmt;
 
 /// Everything that can go wrong at run time.
 ///
-/// Shapes are types, so there is no shape error: only *data* (labels, targets, the learning
-/// rate, a loss that overflowed) can be wrong.
+/// Shapes are types, so there is no shape error: only *data* (labels, targets, inputs,
+/// hyperparameters, a loss or an update that overflowed) can be wrong.
 ///
 /// # Examples
 ///
@@ -35,10 +35,65 @@ pub enum Error {
     },
     /// The loss is NaN or infinite: a NaN logit, an infinite logit on the label or a `+∞`
     /// anywhere, or finite logits so far apart that the loss overflows (diverged training).
-    /// Training helpers return this *before* touching the parameters.
+    /// Training steps return this before updating the parameters.
     NonFiniteLoss,
     /// The learning rate is not finite and strictly positive.
     InvalidLearningRate,
+    /// A hyperparameter other than the learning rate is out of its documented range.
+    InvalidHyperparameter(Hyperparameter),
+    /// An input batch row holds a NaN or an infinity (checked before anything is written).
+    NonFiniteInput {
+        /// The batch row.
+        row: usize,
+    },
+    /// A gradient is NaN or infinite (buffered step: nothing was updated).
+    NonFiniteGradient,
+    /// The update would make (buffered step: nothing was updated) or has made (fused step)
+    /// a parameter NaN or infinite.
+    NonFiniteParameters,
+}
+
+/// Which hyperparameter [`Error::InvalidHyperparameter`] is about.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hyperparameter {
+    /// Momentum factor: `0 ≤ momentum < 1`.
+    Momentum,
+    /// Dampening: `0 ≤ dampening ≤ 1`, and 0 with Nesterov momentum.
+    Dampening,
+    /// Nesterov momentum needs `momentum > 0` and no dampening.
+    Nesterov,
+    /// Weight decay: finite, `≥ 0`.
+    WeightDecay,
+    /// Adam's first-moment decay: `0 ≤ β1 < 1`.
+    Beta1,
+    /// Adam's second-moment decay: `0 ≤ β2 < 1`.
+    Beta2,
+    /// Epsilon: finite, `> 0`.
+    Epsilon,
+    /// RMSprop's smoothing constant: `0 ≤ alpha < 1`.
+    Alpha,
+    /// Gradient clipping norm: finite, `> 0`.
+    MaxNorm,
+}
+
+impl Hyperparameter {
+    /// The hyperparameter's name and valid range, as the documentation states them.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Hyperparameter::Momentum => "momentum must be in [0, 1)",
+            Hyperparameter::Dampening => {
+                "dampening must be in [0, 1], and 0 with Nesterov momentum"
+            }
+            Hyperparameter::Nesterov => "Nesterov momentum needs momentum > 0 and no dampening",
+            Hyperparameter::WeightDecay => "weight decay must be finite and >= 0",
+            Hyperparameter::Beta1 => "beta1 must be in [0, 1)",
+            Hyperparameter::Beta2 => "beta2 must be in [0, 1)",
+            Hyperparameter::Epsilon => "eps must be finite and > 0",
+            Hyperparameter::Alpha => "alpha must be in [0, 1)",
+            Hyperparameter::MaxNorm => "the maximum gradient norm must be finite and > 0",
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -61,6 +116,14 @@ impl fmt::Display for Error {
             }
             Error::InvalidLearningRate => {
                 f.write_str("the learning rate must be finite and greater than zero")
+            }
+            Error::InvalidHyperparameter(h) => f.write_str(h.describe()),
+            Error::NonFiniteInput { row } => {
+                write!(f, "input batch row {row} holds a NaN or an infinity")
+            }
+            Error::NonFiniteGradient => f.write_str("a gradient is NaN or infinite"),
+            Error::NonFiniteParameters => {
+                f.write_str("the update overflows: a parameter would be NaN or infinite")
             }
         }
     }

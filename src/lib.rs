@@ -7,31 +7,36 @@
 mod data;
 mod error;
 mod exp;
+mod float;
 mod init;
-mod linear;
-mod loss;
-mod math;
+mod kernels;
+mod layers;
+mod losses;
+mod memory;
+mod metrics;
 mod module;
 mod optim;
-mod relu;
 mod train;
 mod tuple;
 
 pub use data::{Batches, Remainder, batches, shuffle};
-pub use error::Error;
+pub use error::{Error, Hyperparameter};
 pub use init::standard_normal;
-pub use linear::Linear;
-pub use loss::{
-    argmax, count_correct, cross_entropy, cross_entropy_with_logits, cross_entropy_with_targets,
-    softmax, top_k,
+pub use layers::{Frozen, Linear, Relu};
+pub use losses::{
+    BceWithLogits, CrossEntropy, Loss, Mse, SoftCrossEntropy, cross_entropy,
+    cross_entropy_with_logits, cross_entropy_with_targets, softmax,
 };
+pub use memory::{infer_bytes, train_bytes, train_bytes_buffered};
+pub use metrics::{argmax, count_correct, top_k};
 pub use module::{
-    Backward, Batch, CacheOf, GradsOf, Module, Params, Zeroed, assert_module, infer_bytes,
-    train_bytes, train_bytes_fused, zeroed,
+    Backward, Batch, CacheOf, GradsOf, InputInCache, Module, Params, Zeroed, assert_module, zeroed,
 };
-pub use optim::Sgd;
-pub use relu::Relu;
-pub use train::{train_step, train_step_fused};
+pub use optim::{
+    Adam, AdamStep, AdamW, AdamWStep, Momentum, MomentumStep, Optimizer, RmsProp, RmsPropStep, Sgd,
+    Slot, SlotOf, StateOf, Update,
+};
+pub use train::{BufferedTrainer, Trainer, train_step, train_step_fused};
 
 /// The random-number traits (`Rng`, `SeedableRng`) the crate's initializers take.
 pub use rand_core;

@@ -3,10 +3,13 @@
 //! - [`Module`]: pure inference, `forward(&x) -> y`.
 //! - [`Backward`]: training: `forward_train` fills a fixed-size [`Backward::Cache`], then
 //!   `backward` turns the output gradient into parameter gradients (and the input gradient).
-//! - [`Params`]: the learnable parameters, their gradient type and visitors over both.
-//! - [`Zeroed`]: a `const` all-zero value, so models, caches and gradients can be `static`.
+//! - [`Params`]: the stored values (what is saved) and the trainable parameters, with
+//!   [`Params::Like`], the parameters' shape holding any per-parameter value (gradients,
+//!   optimizer state), and visitors that walk them in lockstep.
+//! - [`Zeroed`]: a `const` all-zero value, so models, caches, gradients and optimizer state can
+//!   be `static`.
 
-use crate::optim::Sgd;
+use crate::optim::Update;
 
 /// A batch of `B` rows of `D` features: `x[b][d]`, like a numpy array of shape `(B, D)`.
 ///
@@ -30,12 +33,12 @@ pub type Batch<const B: usize, const D: usize> = [[f32; D]; B];
 /// # Examples
 ///
 /// ```
-/// use constnn::{Backward, Batch, Linear, Params, Relu, Zeroed};
+/// use constnn::{Batch, CacheOf, GradsOf, Linear, Relu, Zeroed};
 ///
 /// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
 /// static MODEL: Mlp = Mlp::ZERO;
-/// static GRADS: <Mlp as Params>::Grads = Zeroed::ZERO;
-/// static CACHE: <Mlp as Backward<Batch<10, 64>>>::Cache = Zeroed::ZERO;
+/// static GRADS: GradsOf<Mlp> = Zeroed::ZERO;
+/// static CACHE: CacheOf<Mlp, Batch<10, 64>> = Zeroed::ZERO;
 /// assert_eq!(MODEL.0.bias, [0.0; 32]);
 /// # let _ = (&GRADS, &CACHE);
 /// ```
@@ -104,80 +107,119 @@ pub trait Module<X> {
     fn forward(&self, x: &X) -> Self::Output;
 }
 
-/// The learnable parameters of a layer or model.
+/// The parameters of a layer or model: what is stored, and what is trained.
 ///
-/// Parameters are visited as flat `f32` slices in a fixed order (layer by layer; for
-/// [`Linear`](crate::Linear) the weight row by row, then the bias). Optimizers, checksums,
-/// saving and loading are all built on these visitors.
+/// Two families of visitors walk them as flat `f32` slices in one fixed order (layer by layer;
+/// for [`Linear`](crate::Linear) the weight row by row, then the bias):
+/// - [`visit`](Params::visit) / [`visit_mut`](Params::visit_mut): every *stored* value, the
+///   [`NUM_STORED`](Params::NUM_STORED) `f32`s that saving and loading, checksums and
+///   equality of models are built on (trainable parameters, [`Frozen`](crate::Frozen)
+///   parameters, running statistics);
+/// - [`visit_trainable`](Params::visit_trainable) and
+///   [`visit_trainable2`](Params::visit_trainable2): the
+///   [`NUM_PARAMS`](Params::NUM_PARAMS) *trainable* parameters, each beside its value in one or
+///   two [`Like`](Params::Like) buffers (gradients, optimizer state).
+///
+/// [`Params::Like<T>`] is the trainable parameters' shape with a `T` per parameter:
+/// `Linear<IN, OUT, T>` for a `Linear`, `()` for a layer with nothing to train, a tuple for a
+/// model. Gradients are `Like<f32>` ([`GradsOf`]); an optimizer's state is
+/// `Like<[f32; K]>` ([`StateOf`](crate::StateOf)).
 ///
 /// # Examples
 ///
 /// ```
-/// use constnn::{Linear, Params, Relu, Zeroed};
-/// use rand_xorshift::XorShiftRng;
-/// use rand_core::SeedableRng;
+/// use constnn::{GradsOf, Linear, Params, Relu, Zeroed};
+/// use constnn::rand_core::SeedableRng;
 ///
-/// let mut model: (Linear<4, 8>, Relu, Linear<8, 3>) = Zeroed::ZERO;
-/// model.init(&mut XorShiftRng::seed_from_u64(0));
+/// type Mlp = (Linear<4, 8>, Relu, Linear<8, 3>);
+/// let mut model = Mlp::ZERO;
+/// model.init(&mut constnn::XorShiftRng::seed_from_u64(0));
 /// let mut count = 0;
 /// model.visit(&mut |p: &[f32]| count += p.len());
 /// assert_eq!(count, 4 * 8 + 8 + 8 * 3 + 3);
-/// assert_eq!(count, <(Linear<4, 8>, Relu, Linear<8, 3>) as Params>::NUM_PARAMS);
+/// assert_eq!(count, Mlp::NUM_PARAMS);
+///
+/// // A gradient buffer walked beside the parameters:
+/// let mut grads: GradsOf<Mlp> = Zeroed::ZERO;
+/// model.visit_trainable(&mut grads, &mut |p: &mut [f32], g: &mut [f32]| g.copy_from_slice(p));
+/// assert_eq!(grads.0.weight, model.0.weight);
 /// ```
 pub trait Params {
-    /// The gradient buffer: the parameters' own shape (`Linear<IN, OUT>` for a `Linear`, `()`
-    /// for a parameter-free layer, a tuple for a model).
-    type Grads: Zeroed;
+    /// The trainable parameters' shape holding a `T` per parameter.
+    type Like<T: Zeroed + Copy>: Zeroed;
 
-    /// The number of learnable `f32` values.
+    /// The number of trainable `f32` parameters.
     const NUM_PARAMS: usize;
 
-    /// Initializes the parameters from a random generator (He-normal for `Linear`).
+    /// The number of stored `f32` values ([`visit`](Params::visit) visits them all).
+    const NUM_STORED: usize;
+
+    /// Initializes the trainable parameters from a random generator (He-normal for `Linear`).
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R);
 
-    /// Calls `f` on every parameter slice, in the fixed order.
+    /// Calls `f` on every stored slice, in the fixed order.
     fn visit<F: FnMut(&[f32])>(&self, f: &mut F);
 
-    /// Calls `f` on every parameter slice mutably, in the fixed order.
+    /// Calls `f` on every stored slice mutably, in the fixed order.
     fn visit_mut<F: FnMut(&mut [f32])>(&mut self, f: &mut F);
 
-    /// Calls `f` on every `(parameters, gradients)` pair of slices, in the fixed order.
-    fn visit_with_grads<F: FnMut(&mut [f32], &mut [f32])>(
+    /// Calls `f` on every trainable parameter slice beside the same slice of `like`.
+    fn visit_trainable<T: Zeroed + Copy, F: FnMut(&mut [f32], &mut [T])>(
         &mut self,
-        grads: &mut Self::Grads,
+        like: &mut Self::Like<T>,
         f: &mut F,
     );
 
+    /// Calls `f` on every trainable parameter slice beside the same slices of `a` and `b`
+    /// (e.g. gradients and optimizer state).
+    fn visit_trainable2<T: Zeroed + Copy, U: Zeroed + Copy, F>(
+        &mut self,
+        a: &mut Self::Like<T>,
+        b: &mut Self::Like<U>,
+        f: &mut F,
+    ) where
+        F: FnMut(&mut [f32], &mut [T], &mut [U]);
+
+    /// Calls `f` on every slice of a `Like` buffer, in the parameters' order.
+    fn visit_like<T: Zeroed + Copy, F: FnMut(&[T])>(like: &Self::Like<T>, f: &mut F);
+
+    /// Calls `f` on every slice of a `Like` buffer mutably, in the parameters' order.
+    fn visit_like_mut<T: Zeroed + Copy, F: FnMut(&mut [T])>(like: &mut Self::Like<T>, f: &mut F);
+
     /// Sets every gradient in `grads` to zero (in place: no temporary on the stack).
-    fn zero_grads(&mut self, grads: &mut Self::Grads) {
-        self.visit_with_grads(grads, &mut |_, g| g.fill(0.0));
+    fn zero_grads(grads: &mut Self::Like<f32>) {
+        Self::visit_like_mut(grads, &mut |g: &mut [f32]| g.fill(0.0));
     }
 }
 
 /// Training: a forward pass that records what the backward pass needs, and the backward pass.
 ///
 /// `Cache` is a fixed-size type (a layer's input copy, a ReLU mask), so the whole training
-/// state has a size known at compile time:
-/// `size_of::<M>() + size_of::<M::Grads>() + size_of::<M::Cache>()` (see [`train_bytes`]).
+/// state has a size known at compile time (see [`train_bytes`]).
 ///
-/// Two ways to apply a step:
-/// - buffered: [`backward_params`](Backward::backward_params) fills `M::Grads`, then
-///   [`Sgd::step`] applies it (gradients stay available for inspection or accumulation);
-/// - fused: [`backward_step_params`](Backward::backward_step_params) applies the SGD update
-///   layer by layer as soon as a layer's gradient is known and needs no gradient buffer at
-///   all. Both give bit-identical parameters.
+/// Two ways to apply a step, which give bit-identical parameters:
+/// - buffered: [`backward_params`](Backward::backward_params) adds the gradients into a
+///   [`GradsOf<M>`] buffer, then an optimizer applies them (gradients stay available for
+///   inspection, clipping or accumulation);
+/// - fused: [`backward_step_params`](Backward::backward_step_params) applies an optimizer's
+///   [`Update`] layer by layer as soon as a layer's gradient is known, and needs no gradient
+///   buffer at all.
+///
+/// [`Trainer`](crate::Trainer) and [`BufferedTrainer`](crate::BufferedTrainer) drive these
+/// and own the buffers; the methods are public so that new layers can be written outside the
+/// crate.
 ///
 /// # Examples
 ///
 /// ```
-/// use constnn::{Backward, Batch, Linear, Params, Relu, Sgd, Zeroed, cross_entropy_with_logits};
-/// use rand_core::SeedableRng;
+/// use constnn::{Backward, Batch, CacheOf, GradsOf, Linear, Params, Relu, Sgd, Zeroed};
+/// use constnn::{cross_entropy_with_logits, rand_core::SeedableRng};
 ///
 /// type Mlp = (Linear<4, 8>, Relu, Linear<8, 3>);
 /// let mut model = Mlp::ZERO;
-/// model.init(&mut rand_xorshift::XorShiftRng::seed_from_u64(1));
-/// let mut cache: <Mlp as Backward<Batch<2, 4>>>::Cache = Zeroed::ZERO;
-/// let mut grads: <Mlp as Params>::Grads = Zeroed::ZERO;
+/// model.init(&mut constnn::XorShiftRng::seed_from_u64(1));
+/// let mut cache: CacheOf<Mlp, Batch<2, 4>> = Zeroed::ZERO;
+/// let mut grads: GradsOf<Mlp> = Zeroed::ZERO;
 /// let x = [[0.5, -1.0, 2.0, 0.0], [1.0, 1.0, -1.0, 3.0]];
 ///
 /// let logits = model.forward_train(&x, &mut cache);
@@ -203,19 +245,48 @@ pub trait Backward<X>: Module<X> + Params {
     /// Backward pass: adds this batch's parameter gradients to `grads` (they accumulate: zero
     /// them first with [`Params::zero_grads`] for a plain step) and returns the gradient with
     /// respect to the input `x`.
-    fn backward(&self, cache: &Self::Cache, dy: &Self::Output, grads: &mut Self::Grads) -> X;
+    fn backward(&self, cache: &Self::Cache, dy: &Self::Output, grads: &mut Self::Like<f32>) -> X;
 
-    /// As [`backward`](Backward::backward), but without computing the input gradient: what
-    /// the first layer of a model needs (it saves a whole matrix product).
-    fn backward_params(&self, cache: &Self::Cache, dy: &Self::Output, grads: &mut Self::Grads);
+    /// As [`backward`](Backward::backward), without computing the input gradient: what the
+    /// first layer of a model needs (it saves a whole matrix product).
+    fn backward_params(&self, cache: &Self::Cache, dy: &Self::Output, grads: &mut Self::Like<f32>);
 
-    /// Fused backward pass and SGD step: each parameter row is updated as soon as its
-    /// gradient is known, so no gradient buffer is needed. Returns the input gradient,
-    /// computed with the parameters as they were before the update.
-    fn backward_step(&mut self, cache: &Self::Cache, dy: &Self::Output, sgd: &Sgd) -> X;
+    /// The input gradient alone, with no parameter gradient: what a
+    /// [`Frozen`](crate::Frozen) layer inside a model needs.
+    fn backward_input(&self, cache: &Self::Cache, dy: &Self::Output) -> X;
+
+    /// Fused backward pass and optimizer step: each parameter row is updated by `update` as
+    /// soon as its gradient is known, with its rows of optimizer `state`, so no gradient
+    /// buffer is needed. Returns the input gradient, computed with the parameters as they were
+    /// before the update.
+    fn backward_step<U: Update>(
+        &mut self,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        update: &U,
+        state: &mut Self::Like<U::Slot>,
+    ) -> X;
 
     /// As [`backward_step`](Backward::backward_step), without the input gradient.
-    fn backward_step_params(&mut self, cache: &Self::Cache, dy: &Self::Output, sgd: &Sgd);
+    fn backward_step_params<U: Update>(
+        &mut self,
+        cache: &Self::Cache,
+        dy: &Self::Output,
+        update: &U,
+        state: &mut Self::Like<U::Slot>,
+    );
+}
+
+/// A model whose training cache holds its input batch (its first layer is a
+/// [`Linear`](crate::Linear)): a batch can be written straight into the cache and trained
+/// on in place, with no separate input buffer (see
+/// [`Trainer::input_mut`](crate::Trainer::input_mut)).
+pub trait InputInCache<X>: Backward<X> {
+    /// The input batch inside the cache.
+    fn input_mut(cache: &mut Self::Cache) -> &mut X;
+
+    /// [`forward_train`](Backward::forward_train) on the batch already in the cache.
+    fn forward_train_in_place(&mut self, cache: &mut Self::Cache) -> Self::Output;
 }
 
 /// Checks at compile time that model `M` takes input `X`; use it where the model is defined.
@@ -254,56 +325,6 @@ pub const fn assert_module<X, M: Module<X>>() {}
 /// ```
 pub type CacheOf<M, X> = <M as Backward<X>>::Cache;
 
-/// The gradient buffer type of model `M`: `<M as Params>::Grads`.
-pub type GradsOf<M> = <M as Params>::Grads;
-
-/// Bytes of RAM needed for inference of model `M` on input `X`: the parameters, the input
-/// and the output. Intermediate activations live on the stack while `forward` runs.
-///
-/// # Examples
-///
-/// ```
-/// use constnn::{Batch, Linear, Relu, infer_bytes};
-///
-/// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
-/// // 2410 parameters, one 64-pixel sample, 10 logits, all f32.
-/// assert_eq!(infer_bytes::<Batch<1, 64>, Mlp>(), 4 * (2410 + 64 + 10));
-/// ```
-pub const fn infer_bytes<X, M: Module<X>>() -> usize {
-    size_of::<M>() + size_of::<X>() + size_of::<M::Output>()
-}
-
-/// Bytes of RAM needed to train model `M` on batches `X` with a gradient buffer.
-///
-/// That is parameters, gradients and caches, nothing else (the input batch is the caller's).
-/// The fused step ([`Backward::backward_step_params`]) needs `size_of::<M::Grads>()` bytes less.
-///
-/// # Examples
-///
-/// ```
-/// use constnn::{Batch, Linear, Relu, train_bytes};
-///
-/// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
-/// // params 9640 + grads 9640 + caches: inputs of both Linear layers (10×64 and 10×32 f32)
-/// // and the ReLU mask (10×32 bool).
-/// assert_eq!(train_bytes::<Batch<10, 64>, Mlp>(), 9640 + 9640 + 2560 + 320 + 1280);
-/// ```
-pub const fn train_bytes<X, M: Backward<X>>() -> usize {
-    size_of::<M>() + size_of::<M::Grads>() + size_of::<M::Cache>()
-}
-
-/// Bytes of RAM needed to train model `M` on batches `X` with the fused step
-/// ([`train_step_fused`](crate::train_step_fused)): parameters and caches, no gradient buffer.
-///
-/// # Examples
-///
-/// ```
-/// use constnn::{Batch, Linear, Relu, train_bytes, train_bytes_fused};
-///
-/// type Mlp = (Linear<64, 32>, Relu, Linear<32, 10>);
-/// assert_eq!(train_bytes_fused::<Batch<10, 64>, Mlp>(), 9640 + 4160);
-/// assert_eq!(train_bytes::<Batch<10, 64>, Mlp>() - train_bytes_fused::<Batch<10, 64>, Mlp>(), 9640);
-/// ```
-pub const fn train_bytes_fused<X, M: Backward<X>>() -> usize {
-    size_of::<M>() + size_of::<M::Cache>()
-}
+/// The gradient buffer type of model `M`: `<M as Params>::Like<f32>`, the parameters' own
+/// shape (`Linear<IN, OUT>` for a `Linear`).
+pub type GradsOf<M> = <M as Params>::Like<f32>;

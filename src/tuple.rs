@@ -21,13 +21,14 @@
 //! //     let d = self.1.backward(&cache.1, &d, &mut grads.1);
 //! //     self.0.backward(&cache.0, &d, &mut grads.0)
 //! // and backward_params / backward_step_params end with the first layer's `_params` variant,
-//! // so the model's input gradient is never computed.
+//! // so the model's input gradient is never computed. Params::Like<T> is the tuple of the
+//! // elements' Like<T>, and every visitor walks the elements in order.
 //! ```
 //!
 //! Nesting works too: `((Linear<4, 8>, Relu), Linear<8, 3>)` is a model.
 
-use crate::module::{Backward, Module, Params, Zeroed};
-use crate::optim::Sgd;
+use crate::module::{Backward, InputInCache, Module, Params, Zeroed};
+use crate::optim::Update;
 
 macro_rules! impl_tuple {
     (
@@ -41,8 +42,9 @@ macro_rules! impl_tuple {
         }
 
         impl<$F: Params, $($T: Params),*> Params for ($F, $($T,)*) {
-            type Grads = ($F::Grads, $($T::Grads,)*);
+            type Like<TY: Zeroed + Copy> = ($F::Like<TY>, $($T::Like<TY>,)*);
             const NUM_PARAMS: usize = $F::NUM_PARAMS $(+ $T::NUM_PARAMS)*;
+            const NUM_STORED: usize = $F::NUM_STORED $(+ $T::NUM_STORED)*;
 
             fn init<RNG: rand_core::Rng + ?Sized>(&mut self, rng: &mut RNG) {
                 self.$fi.init(rng);
@@ -59,13 +61,38 @@ macro_rules! impl_tuple {
                 $(self.$ti.visit_mut(f);)*
             }
 
-            fn visit_with_grads<FN: FnMut(&mut [f32], &mut [f32])>(
+            fn visit_trainable<TY: Zeroed + Copy, FN: FnMut(&mut [f32], &mut [TY])>(
                 &mut self,
-                grads: &mut Self::Grads,
+                like: &mut Self::Like<TY>,
                 f: &mut FN,
             ) {
-                self.$fi.visit_with_grads(&mut grads.$fi, f);
-                $(self.$ti.visit_with_grads(&mut grads.$ti, f);)*
+                self.$fi.visit_trainable(&mut like.$fi, f);
+                $(self.$ti.visit_trainable(&mut like.$ti, f);)*
+            }
+
+            fn visit_trainable2<TY: Zeroed + Copy, UY: Zeroed + Copy, FN>(
+                &mut self,
+                a: &mut Self::Like<TY>,
+                b: &mut Self::Like<UY>,
+                f: &mut FN,
+            ) where
+                FN: FnMut(&mut [f32], &mut [TY], &mut [UY]),
+            {
+                self.$fi.visit_trainable2(&mut a.$fi, &mut b.$fi, f);
+                $(self.$ti.visit_trainable2(&mut a.$ti, &mut b.$ti, f);)*
+            }
+
+            fn visit_like<TY: Zeroed + Copy, FN: FnMut(&[TY])>(like: &Self::Like<TY>, f: &mut FN) {
+                $F::visit_like(&like.$fi, f);
+                $($T::visit_like(&like.$ti, f);)*
+            }
+
+            fn visit_like_mut<TY: Zeroed + Copy, FN: FnMut(&mut [TY])>(
+                like: &mut Self::Like<TY>,
+                f: &mut FN,
+            ) {
+                $F::visit_like_mut(&mut like.$fi, f);
+                $($T::visit_like_mut(&mut like.$ti, f);)*
             }
         }
 
@@ -96,24 +123,57 @@ macro_rules! impl_tuple {
                 y
             }
 
-            fn backward(&self, cache: &Self::Cache, dy: &$Y, grads: &mut Self::Grads) -> X {
+            fn backward(&self, cache: &Self::Cache, dy: &$Y, grads: &mut Self::Like<f32>) -> X {
                 $(let d = self.$ri.backward(&cache.$ri, dy, &mut grads.$ri); let dy = &d;)*
                 self.$fi.backward(&cache.$fi, dy, &mut grads.$fi)
             }
 
-            fn backward_params(&self, cache: &Self::Cache, dy: &$Y, grads: &mut Self::Grads) {
+            fn backward_params(&self, cache: &Self::Cache, dy: &$Y, grads: &mut Self::Like<f32>) {
                 $(let d = self.$ri.backward(&cache.$ri, dy, &mut grads.$ri); let dy = &d;)*
                 self.$fi.backward_params(&cache.$fi, dy, &mut grads.$fi)
             }
 
-            fn backward_step(&mut self, cache: &Self::Cache, dy: &$Y, sgd: &Sgd) -> X {
-                $(let d = self.$ri.backward_step(&cache.$ri, dy, sgd); let dy = &d;)*
-                self.$fi.backward_step(&cache.$fi, dy, sgd)
+            fn backward_input(&self, cache: &Self::Cache, dy: &$Y) -> X {
+                $(let d = self.$ri.backward_input(&cache.$ri, dy); let dy = &d;)*
+                self.$fi.backward_input(&cache.$fi, dy)
             }
 
-            fn backward_step_params(&mut self, cache: &Self::Cache, dy: &$Y, sgd: &Sgd) {
-                $(let d = self.$ri.backward_step(&cache.$ri, dy, sgd); let dy = &d;)*
-                self.$fi.backward_step_params(&cache.$fi, dy, sgd)
+            fn backward_step<UP: Update>(
+                &mut self,
+                cache: &Self::Cache,
+                dy: &$Y,
+                update: &UP,
+                state: &mut Self::Like<UP::Slot>,
+            ) -> X {
+                $(let d = self.$ri.backward_step(&cache.$ri, dy, update, &mut state.$ri); let dy = &d;)*
+                self.$fi.backward_step(&cache.$fi, dy, update, &mut state.$fi)
+            }
+
+            fn backward_step_params<UP: Update>(
+                &mut self,
+                cache: &Self::Cache,
+                dy: &$Y,
+                update: &UP,
+                state: &mut Self::Like<UP::Slot>,
+            ) {
+                $(let d = self.$ri.backward_step(&cache.$ri, dy, update, &mut state.$ri); let dy = &d;)*
+                self.$fi.backward_step_params(&cache.$fi, dy, update, &mut state.$fi)
+            }
+        }
+
+        impl<X, $FY, $($TY,)* $F, $($T),*> InputInCache<X> for ($F, $($T,)*)
+        where
+            $F: InputInCache<X, Output = $FY>,
+            $($T: Backward<$TX, Output = $TY>,)*
+        {
+            fn input_mut(cache: &mut Self::Cache) -> &mut X {
+                $F::input_mut(&mut cache.$fi)
+            }
+
+            fn forward_train_in_place(&mut self, cache: &mut Self::Cache) -> $Y {
+                let y = self.$fi.forward_train_in_place(&mut cache.$fi);
+                $(let y = self.$ti.forward_train(&y, &mut cache.$ti);)*
+                y
             }
         }
     };

@@ -176,7 +176,7 @@ fn non_finite_inputs_to_train_steps_leave_parameters_unchanged() {
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut x = inputs();
         x[2][1] = bad;
-        assert_train_steps_fail(&x, &[0, 1, 2, 0], Error::NonFiniteLoss);
+        assert_train_steps_fail(&x, &[0, 1, 2, 0], Error::NonFiniteInput { row: 2 });
     }
 }
 

@@ -18,7 +18,7 @@ mod common;
 use common::{rand_batch, rand_labels, uniform};
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Backward, Batch, CacheOf, GradsOf, Linear, Params, Relu, Sgd, XorShiftRng, Zeroed,
+    Backward, Batch, CacheOf, GradsOf, Linear, Params, Relu, Sgd, StateOf, XorShiftRng, Zeroed,
     cross_entropy_with_logits, cross_entropy_with_targets,
 };
 
@@ -273,9 +273,9 @@ fn param_values<M: Params>(model: &M) -> Vec<f32> {
     v
 }
 
-fn grad_values<M: Params>(model: &mut M, grads: &mut M::Grads) -> Vec<f32> {
+fn grad_values<M: Params>(model: &mut M, grads: &mut GradsOf<M>) -> Vec<f32> {
     let mut v = Vec::with_capacity(M::NUM_PARAMS);
-    model.visit_with_grads(grads, &mut |_, g| v.extend_from_slice(g));
+    model.visit_trainable(grads, &mut |_, g: &mut [f32]| v.extend_from_slice(g));
     v
 }
 
@@ -324,10 +324,10 @@ where
     }
 
     // Analytic gradients, into zeroed buffers.
-    let mut grads: M::Grads = Zeroed::ZERO;
+    let mut grads: GradsOf<M> = Zeroed::ZERO;
     let dx = m.backward(&cache, &dy, &mut grads);
     let params = grad_values(&mut m, &mut grads);
-    let mut grads2: M::Grads = Zeroed::ZERO;
+    let mut grads2: GradsOf<M> = Zeroed::ZERO;
     m.backward_params(&cache, &dy, &mut grads2);
     assert_eq!(
         grad_values(&mut m, &mut grads2),
@@ -339,14 +339,15 @@ where
     // and leaves the parameters exactly where a buffered step puts them.
     let sgd = Sgd::new(0.125).unwrap();
     let mut fused = model.clone();
-    let dx_fused = fused.backward_step(&cache, &dy, &sgd);
+    let mut no_state: StateOf<M, Sgd> = Zeroed::ZERO;
+    let dx_fused = fused.backward_step(&cache, &dy, &sgd, &mut no_state);
     assert_eq!(dx_fused, dx, "backward_step's dx differs from backward's");
     let mut buffered = model.clone();
     sgd.step(&mut buffered, &mut grads);
     assert_eq!(param_values(&fused), param_values(&buffered));
     // …and backward_step_params too.
     let mut fused2 = model.clone();
-    fused2.backward_step_params(&cache, &dy, &sgd);
+    fused2.backward_step_params(&cache, &dy, &sgd, &mut no_state);
     assert_eq!(param_values(&fused2), param_values(&buffered));
 
     // Finite differences of the reference at the same point.
@@ -613,7 +614,7 @@ fn backward_accumulates_into_grads() {
 
     let mut start: GradsOf<Mlp> = Zeroed::ZERO;
     let mut k = 0.0f32;
-    model.visit_with_grads(&mut start, &mut |_, g| {
+    model.visit_trainable(&mut start, &mut |_, g: &mut [f32]| {
         for v in g {
             k += 1.0;
             *v = k * 0.01;

@@ -29,11 +29,12 @@ struct Outcome {
 
 fn train(step: Step) -> Outcome {
     let mut step_loss_bits = Vec::with_capacity(EPOCHS);
-    let model = digits::train(data(), SEED, step, |_, _, loss| {
-        step_loss_bits.push(loss.to_bits());
-        Ok(())
-    })
-    .expect("training failed");
+    let model = digits::OptimizerChoice::Sgd
+        .train(data(), SEED, step, |_, _, loss| {
+            step_loss_bits.push(loss.to_bits());
+            Ok(())
+        })
+        .expect("training failed");
     Outcome {
         model,
         step_loss_bits,

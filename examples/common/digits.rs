@@ -15,9 +15,9 @@
 
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Backward, Batch, Error, Linear, Module, Params, Relu, Remainder, Sgd, XorShiftRng, Zeroed,
-    assert_module, batches, count_correct, cross_entropy_with_logits, shuffle, train_step,
-    train_step_fused,
+    Batch, BufferedTrainer, CrossEntropy, Error, Linear, Module, Optimizer, Params, Relu,
+    Remainder, Trainer, XorShiftRng, Zeroed, assert_module, batches, count_correct,
+    cross_entropy_with_logits, shuffle,
 };
 
 /// Pixels per image (8×8), the model's input width.
@@ -40,6 +40,78 @@ pub const EPOCHS: usize = 100;
 /// the gradient of the *summed* loss, `BATCH ×` constnn's. Its `lr = 1e-3` on that gradient is
 /// the same update as `lr = BATCH · 1e-3 = 0.01` on the mean-reduced gradient used here.
 pub const LR: f32 = 0.01;
+/// The optimizers the digits example offers (`--optimizer`), with the hyperparameters it
+/// uses for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerChoice {
+    /// Plain SGD, learning rate [`LR`]: the notebook's optimizer (the default).
+    Sgd,
+    /// SGD with momentum 0.9 and learning rate [`MOMENTUM_LR`].
+    Momentum,
+    /// Adam (PyTorch's defaults) with learning rate [`ADAM_LR`].
+    Adam,
+}
+
+/// The learning rate of [`OptimizerChoice::Momentum`]: with momentum 0.9 the steady-state
+/// step is 10× the learning rate, so a tenth of SGD's.
+pub const MOMENTUM_LR: f32 = 0.001;
+/// The learning rate of [`OptimizerChoice::Adam`] (PyTorch's default).
+pub const ADAM_LR: f32 = 0.001;
+
+impl OptimizerChoice {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerChoice::Sgd => "sgd",
+            OptimizerChoice::Momentum => "momentum",
+            OptimizerChoice::Adam => "adam",
+        }
+    }
+
+    /// The choice named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Sgd, Self::Momentum, Self::Adam]
+            .into_iter()
+            .find(|o| o.name() == name)
+    }
+
+    /// A description with the hyperparameters.
+    pub fn describe(self) -> String {
+        match self {
+            OptimizerChoice::Sgd => format!("SGD lr {LR}"),
+            OptimizerChoice::Momentum => format!("SGD lr {MOMENTUM_LR} momentum 0.9"),
+            OptimizerChoice::Adam => format!("Adam lr {ADAM_LR}"),
+        }
+    }
+
+    /// [`train`] with this optimizer.
+    ///
+    /// # Errors
+    ///
+    /// As [`train`].
+    pub fn train(
+        self,
+        data: &Digits,
+        seed: u64,
+        step: Step,
+        after_epoch: impl FnMut(usize, &Mlp, f32) -> Result<(), Error>,
+    ) -> Result<Mlp, Error> {
+        match self {
+            OptimizerChoice::Sgd => train(data, seed, constnn::Sgd::new(LR)?, step, after_epoch),
+            OptimizerChoice::Momentum => train(
+                data,
+                seed,
+                constnn::Momentum::new(MOMENTUM_LR, 0.9)?,
+                step,
+                after_epoch,
+            ),
+            OptimizerChoice::Adam => {
+                train(data, seed, constnn::Adam::new(ADAM_LR)?, step, after_epoch)
+            }
+        }
+    }
+}
+
 /// The default seed of `XorShiftRng::seed_from_u64`, which draws the He init and then every
 /// epoch's shuffle.
 ///
@@ -170,13 +242,13 @@ pub fn load() -> Digits {
     }
 }
 
-/// How each SGD step is applied. Both give bit-identical parameters and losses.
+/// How each step is applied. Both give bit-identical parameters and losses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// [`train_step`]: backward into a gradient buffer, then `Sgd::step`.
+    /// [`BufferedTrainer`]: backward into a gradient buffer, then the optimizer's update.
     Buffered,
-    /// [`train_step_fused`]: each layer is updated during the backward pass; no gradient
-    /// buffer is needed.
+    /// [`Trainer`]: each layer is updated during the backward pass; no gradient buffer is
+    /// needed.
     Fused,
 }
 
@@ -238,20 +310,22 @@ pub fn evaluate(model: &Mlp, data: &Digits, rows: &[usize]) -> Result<Eval, Erro
 /// # Errors
 ///
 /// A training step's error ([`Error::NonFiniteLoss`] if training diverges), or `after_epoch`'s.
-pub fn train(
+pub fn train<O: Optimizer + Copy>(
     data: &Digits,
     seed: u64,
+    optimizer: O,
     step: Step,
     mut after_epoch: impl FnMut(usize, &Mlp, f32) -> Result<(), Error>,
 ) -> Result<Mlp, Error> {
     let mut rng = XorShiftRng::seed_from_u64(seed);
     let mut model = Mlp::ZERO;
     model.init(&mut rng);
-    let sgd = Sgd::new(LR)?;
-    // The whole training state is fixed-size: 9640 bytes of parameters, 4160 of caches, and
-    // for the buffered step 9640 of gradients (the fused step leaves `grads` untouched).
-    let mut cache: <Mlp as Backward<TrainBatch>>::Cache = Zeroed::ZERO;
-    let mut grads: <Mlp as Params>::Grads = Zeroed::ZERO;
+    // The whole training state is fixed-size: 9640 bytes of parameters, 4160 of caches, the
+    // optimizer's state, and for the buffered step 9640 of gradients. Boxed only to keep the
+    // host's stack small; on a microcontroller they would be `static`s.
+    let mut fused: Box<Trainer<Mlp, TrainBatch, O>> = Box::new(Trainer::new(optimizer));
+    let mut buffered: Box<BufferedTrainer<Mlp, TrainBatch, O>> =
+        Box::new(BufferedTrainer::new(optimizer));
 
     let mut order = data.train.clone();
     for epoch in 1..=EPOCHS {
@@ -266,10 +340,8 @@ pub fn train(
             let x: TrainBatch = rows.map(|r| data.x[r]);
             let labels = rows.map(|r| data.labels[r]);
             loss_sum += match step {
-                Step::Buffered => {
-                    train_step(&mut model, &mut cache, &mut grads, &x, &labels, &sgd)?
-                }
-                Step::Fused => train_step_fused(&mut model, &mut cache, &x, &labels, &sgd)?,
+                Step::Buffered => buffered.step(&mut model, &x, &CrossEntropy, &labels)?,
+                Step::Fused => fused.step(&mut model, &x, &CrossEntropy, &labels)?,
             };
             steps += 1;
         }

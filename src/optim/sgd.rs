@@ -1,14 +1,14 @@
-//! Optimizers.
+//! Plain stochastic gradient descent.
 
+use super::{Optimizer, Update};
 use crate::error::Error;
 use crate::module::Params;
 
 /// Plain stochastic gradient descent: `p ← p − lr·g` for every parameter.
 ///
-/// The learning rate is validated once, at construction. Use it buffered with
-/// [`step`](Sgd::step), or fused into the backward pass with
-/// [`Backward::backward_step_params`](crate::Backward::backward_step_params) (no gradient
-/// buffer; bit-identical parameters).
+/// PyTorch's `torch.optim.SGD(lr=lr)` (no momentum, no weight decay: see [`Momentum`](crate::Momentum)
+/// for those). It keeps no state: [`StateOf<M, Sgd>`](crate::StateOf) is zero-sized, so the
+/// fused step needs no byte more than the caches.
 ///
 /// # Examples
 ///
@@ -48,19 +48,38 @@ impl Sgd {
         self.lr
     }
 
-    /// Applies `p ← p − lr·g` to every parameter of `model` from its gradient buffer.
+    /// Applies `p ← p − lr·g` to every trainable parameter of `model` from a gradient buffer
+    /// (a stateless shortcut for [`BufferedTrainer`](crate::BufferedTrainer)'s step).
     ///
     /// `grads` is taken mutably only because the visitor pairs mutable slices; it is not
     /// changed.
-    pub fn step<M: Params + ?Sized>(&self, model: &mut M, grads: &mut M::Grads) {
-        model.visit_with_grads(grads, &mut |p, g| self.update(p, g));
+    pub fn step<M: Params + ?Sized>(&self, model: &mut M, grads: &mut M::Like<f32>) {
+        model.visit_trainable(grads, &mut |p, g| self.apply(p, g));
     }
 
     /// `p[k] ← p[k] − lr·g[k]` over the common length of two slices.
     #[inline]
-    pub fn update(&self, params: &mut [f32], grads: &[f32]) {
+    fn apply(&self, params: &mut [f32], grads: &[f32]) {
         for (p, &g) in params.iter_mut().zip(grads) {
             *p -= self.lr * g;
         }
+    }
+}
+
+impl Update for Sgd {
+    type Slot = [f32; 0];
+
+    #[inline]
+    fn update(&self, params: &mut [f32], grads: &[f32], _: &mut [[f32; 0]]) {
+        self.apply(params, grads);
+    }
+}
+
+impl Optimizer for Sgd {
+    type Step = Sgd;
+
+    #[inline]
+    fn begin(&self, _step: u64) -> Sgd {
+        *self
     }
 }

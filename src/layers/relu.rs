@@ -1,7 +1,7 @@
 //! The rectified linear unit.
 
 use crate::module::{Backward, Batch, Module, Params, Zeroed};
-use crate::optim::Sgd;
+use crate::optim::Update;
 
 /// `y = max(x, 0)` elementwise, for any batch and width.
 ///
@@ -24,13 +24,30 @@ impl Zeroed for Relu {
 }
 
 impl Params for Relu {
-    type Grads = ();
+    type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
+    const NUM_STORED: usize = 0;
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, _rng: &mut R) {}
     fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}
     fn visit_mut<F: FnMut(&mut [f32])>(&mut self, _f: &mut F) {}
-    fn visit_with_grads<F: FnMut(&mut [f32], &mut [f32])>(&mut self, _g: &mut (), _f: &mut F) {}
+    fn visit_trainable<T: Zeroed + Copy, F: FnMut(&mut [f32], &mut [T])>(
+        &mut self,
+        _: &mut (),
+        _: &mut F,
+    ) {
+    }
+    fn visit_trainable2<T: Zeroed + Copy, U: Zeroed + Copy, F>(
+        &mut self,
+        _: &mut (),
+        _: &mut (),
+        _: &mut F,
+    ) where
+        F: FnMut(&mut [f32], &mut [T], &mut [U]),
+    {
+    }
+    fn visit_like<T: Zeroed + Copy, F: FnMut(&[T])>(_: &(), _: &mut F) {}
+    fn visit_like_mut<T: Zeroed + Copy, F: FnMut(&mut [T])>(_: &mut (), _: &mut F) {}
 }
 
 #[inline]
@@ -80,11 +97,28 @@ impl<const B: usize, const N: usize> Backward<Batch<B, N>> for Relu {
 
     fn backward_params(&self, _: &[[bool; N]; B], _: &Batch<B, N>, _: &mut ()) {}
 
-    fn backward_step(&mut self, mask: &[[bool; N]; B], dy: &Batch<B, N>, _: &Sgd) -> Batch<B, N> {
+    fn backward_input(&self, mask: &[[bool; N]; B], dy: &Batch<B, N>) -> Batch<B, N> {
         self.backward(mask, dy, &mut ())
     }
 
-    fn backward_step_params(&mut self, _: &[[bool; N]; B], _: &Batch<B, N>, _: &Sgd) {}
+    fn backward_step<U: Update>(
+        &mut self,
+        mask: &[[bool; N]; B],
+        dy: &Batch<B, N>,
+        _: &U,
+        _: &mut (),
+    ) -> Batch<B, N> {
+        self.backward(mask, dy, &mut ())
+    }
+
+    fn backward_step_params<U: Update>(
+        &mut self,
+        _: &[[bool; N]; B],
+        _: &Batch<B, N>,
+        _: &U,
+        _: &mut (),
+    ) {
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Softmax cross-entropy on logits, and classification metrics.
+//! Softmax cross-entropy on logits: with class labels and with target distributions.
 
+use super::{Loss, finite};
 use crate::error::Error;
 use crate::exp::exp_shifted;
 use crate::module::Batch;
@@ -165,14 +166,6 @@ pub(crate) fn check_labels<const B: usize, const C: usize>(
     Ok(())
 }
 
-fn finite(loss: f32) -> Result<f32, Error> {
-    if loss.is_finite() {
-        Ok(loss)
-    } else {
-        Err(Error::NonFiniteLoss)
-    }
-}
-
 /// Mean softmax cross-entropy of logits against target distributions (one-hot or soft), and
 /// its gradient.
 ///
@@ -203,11 +196,25 @@ pub fn cross_entropy_with_targets<const B: usize, const C: usize>(
     logits: &Batch<B, C>,
     targets: &Batch<B, C>,
 ) -> Result<(f32, Batch<B, C>), Error> {
+    check_distributions(targets)?;
+    cross_entropy_targets_checked(logits, targets)
+}
+
+/// [`Error::InvalidTarget`] for the first row holding a negative or non-finite value.
+fn check_distributions<const B: usize, const C: usize>(targets: &Batch<B, C>) -> Result<(), Error> {
     for (row, t) in targets.iter().enumerate() {
         if t.iter().any(|&v| !(v.is_finite() && v >= 0.0)) {
             return Err(Error::InvalidTarget { row });
         }
     }
+    Ok(())
+}
+
+/// [`cross_entropy_with_targets`] for targets already checked.
+fn cross_entropy_targets_checked<const B: usize, const C: usize>(
+    logits: &Batch<B, C>,
+    targets: &Batch<B, C>,
+) -> Result<(f32, Batch<B, C>), Error> {
     let n = B as f32;
     let mut grad = [[0.0; C]; B];
     let sm = Softmax::new(logits, &mut grad);
@@ -250,71 +257,72 @@ pub fn softmax<const B: usize, const C: usize>(logits: &Batch<B, C>) -> Batch<B,
     p
 }
 
-/// The index of the largest value (the first one on ties), i.e. the predicted class.
+/// Softmax cross-entropy against class labels, as a [`Loss`]: [`cross_entropy_with_logits`].
 ///
-/// NaN values are never chosen, unless `row[0]` is NaN, in which case the result is 0.
+/// The target of a batch of `B` rows is `[usize; B]`, each label `< C`.
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(constnn::argmax(&[0.1, 3.0, -2.0, 3.0]), 1);
+/// use constnn::{CrossEntropy, Loss};
+///
+/// let (loss, grad) = CrossEntropy.loss_and_grad(&[[0.0, 0.0]], &[1])?;
+/// assert!((loss - 2.0f32.ln()).abs() < 1e-6);
+/// assert_eq!(grad, [[0.5, -0.5]]);
+/// # Ok::<(), constnn::Error>(())
 /// ```
-pub fn argmax<const C: usize>(row: &[f32; C]) -> usize {
-    const { assert!(C > 0, "argmax of an empty row") };
-    let (mut best, mut max) = (0, row[0]);
-    for (c, &v) in row.iter().enumerate().skip(1) {
-        if v > max {
-            (best, max) = (c, v);
-        }
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CrossEntropy;
+
+impl<const B: usize, const C: usize> Loss<Batch<B, C>> for CrossEntropy {
+    type Target = [usize; B];
+
+    fn check(&self, labels: &[usize; B]) -> Result<(), Error> {
+        check_labels::<B, C>(labels)
     }
-    best
+
+    fn loss_and_grad_checked(
+        &self,
+        logits: &Batch<B, C>,
+        labels: &[usize; B],
+    ) -> Result<(f32, Batch<B, C>), Error> {
+        cross_entropy_checked(logits, labels)
+    }
+
+    fn loss(&self, logits: &Batch<B, C>, labels: &[usize; B]) -> Result<f32, Error> {
+        cross_entropy(logits, labels)
+    }
 }
 
-/// The `K` largest classes of a row, best first (ties: lower index first). If `K > C`, all `C`.
+/// Softmax cross-entropy against target distributions (one-hot or soft), as a [`Loss`]:
+/// [`cross_entropy_with_targets`].
 ///
 /// # Examples
 ///
 /// ```
-/// let top = constnn::top_k::<2, 4>(&[0.1, 3.0, -2.0, 2.0]);
-/// assert_eq!(top.as_slice(), &[1, 3]);
+/// use constnn::{Loss, SoftCrossEntropy};
+///
+/// let (loss, _) = SoftCrossEntropy.loss_and_grad(&[[0.0, 0.0]], &[[0.5, 0.5]])?;
+/// assert!((loss - 2.0f32.ln()).abs() < 1e-6);
+/// # Ok::<(), constnn::Error>(())
 /// ```
-pub fn top_k<const K: usize, const C: usize>(row: &[f32; C]) -> heapless::Vec<usize, K> {
-    let mut top = heapless::Vec::new();
-    let mut taken = [false; C];
-    while !top.is_full() {
-        let mut best: Option<usize> = None;
-        for (c, &v) in row.iter().enumerate() {
-            if !taken[c] && best.is_none_or(|b| v > row[b]) {
-                best = Some(c);
-            }
-        }
-        let Some(b) = best else { break };
-        taken[b] = true;
-        // Cannot fail: the loop stops when `top` is full.
-        let _ = top.push(b);
-    }
-    top
-}
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SoftCrossEntropy;
 
-/// How many rows of `logits` have their [`argmax`] equal to the label.
-///
-/// Labels out of range simply count as wrong.
-///
-/// # Examples
-///
-/// ```
-/// let logits = [[0.0, 1.0], [2.0, 1.0], [0.0, 5.0]];
-/// assert_eq!(constnn::count_correct(&logits, &[1, 1, 1]), 2);
-/// ```
-pub fn count_correct<const B: usize, const C: usize>(
-    logits: &Batch<B, C>,
-    labels: &[usize; B],
-) -> usize {
-    logits
-        .iter()
-        .zip(labels)
-        .filter(|&(z, &l)| argmax(z) == l)
-        .count()
+impl<const B: usize, const C: usize> Loss<Batch<B, C>> for SoftCrossEntropy {
+    type Target = Batch<B, C>;
+
+    fn check(&self, targets: &Batch<B, C>) -> Result<(), Error> {
+        check_distributions(targets)
+    }
+
+    fn loss_and_grad_checked(
+        &self,
+        logits: &Batch<B, C>,
+        targets: &Batch<B, C>,
+    ) -> Result<(f32, Batch<B, C>), Error> {
+        cross_entropy_targets_checked(logits, targets)
+    }
 }
 
 #[cfg(test)]
@@ -351,11 +359,5 @@ mod tests {
             cross_entropy_with_targets(&z, &[[f32::NAN, 1.0]]),
             Err(Error::InvalidTarget { row: 0 })
         );
-    }
-
-    #[test]
-    fn top_k_more_than_classes() {
-        let t = top_k::<5, 3>(&[1.0, 3.0, 2.0]);
-        assert_eq!(t.as_slice(), &[1, 2, 0]);
     }
 }
