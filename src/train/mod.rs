@@ -150,7 +150,9 @@ fn buffered_update<M: Params, U: Update>(
     update: &U,
 ) -> Result<(), Error> {
     let mut grad_top = 0i16;
-    M::visit_like(grads, &mut |g: &[f32]| grad_top = grad_top.max(max_abs_top(g)));
+    M::visit_like(grads, &mut |g: &[f32]| {
+        grad_top = grad_top.max(max_abs_top(g))
+    });
     if grad_top >= NON_FINITE_TOP {
         return Err(Error::NonFiniteGradient);
     }
@@ -165,9 +167,13 @@ fn buffered_update<M: Params, U: Update>(
         .max_change(max_param, max_grad)
         .is_some_and(|d| max_param + d < f32::MAX / 4.0);
     if safe {
-        model.visit_trainable2(grads, state, &mut |p: &mut [f32], g: &mut [f32], s: &mut [U::Slot]| {
-            update.update(p, g, s);
-        });
+        model.visit_trainable2(
+            grads,
+            state,
+            &mut |p: &mut [f32], g: &mut [f32], s: &mut [U::Slot]| {
+                update.update(p, g, s);
+            },
+        );
         return Ok(());
     }
     const CHUNK: usize = 32;
