@@ -154,6 +154,11 @@ pub trait Params {
     /// The number of stored `f32` values ([`visit`](Params::visit) visits them all).
     const NUM_STORED: usize;
 
+    /// A fingerprint of the layer kinds and widths ([`layer_signature`](crate::layer_signature),
+    /// [`sequence_signature`](crate::sequence_signature)): saved weights load only into a
+    /// model with the same signature.
+    const SIGNATURE: u64;
+
     /// Initializes the trainable parameters from a random generator (He-normal for `Linear`).
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R);
 

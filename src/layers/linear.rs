@@ -91,6 +91,7 @@ impl<const IN: usize, const OUT: usize> Params for Linear<IN, OUT> {
     type Like<T: Zeroed + Copy> = Linear<IN, OUT, T>;
     const NUM_PARAMS: usize = IN * OUT + OUT;
     const NUM_STORED: usize = IN * OUT + OUT;
+    const SIGNATURE: u64 = crate::layer_signature("Linear", &[IN as u64, OUT as u64]);
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R) {
         let () = Self::NOT_EMPTY;
