@@ -9,12 +9,11 @@
 
 mod common;
 
-use common::{rand_batch, rand_labels, uniform};
+use common::{EachOptimizer, rand_batch, rand_labels, uniform};
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Adam, AdamW, Batch, BceWithLogits, BufferedTrainer, CrossEntropy, InputInCache, Linear, Loss,
-    Momentum, Mse, Optimizer, Params, Relu, RmsProp, Sgd, Slot, SlotOf, SoftCrossEntropy, Trainer,
-    XorShiftRng, Zeroed,
+    Batch, BceWithLogits, BufferedTrainer, CrossEntropy, InputInCache, Linear, Loss, Mse,
+    Optimizer, Params, Relu, Slot, SlotOf, SoftCrossEntropy, Trainer, XorShiftRng, Zeroed,
 };
 
 /// Steps per run: enough for the optimizers' first-step special cases (momentum's buffer,
@@ -189,66 +188,28 @@ fn every_loss<M, O, const B: usize, const IN: usize, const OUT: usize>(
     assert!(n > 0, "{what}, BceWithLogits: nothing trained");
 }
 
-/// Every optimizer, in every configuration that takes its own code path (weight decay, momentum
-/// with and without dampening, Nesterov).
+/// [`every_loss`] for every optimizer configuration of [`common::every_optimizer`].
 fn every_optimizer<M, const B: usize, const IN: usize, const OUT: usize>(seed: u64)
 where
     M: InputInCache<Batch<B, IN>, Output = Batch<B, OUT>> + Params + Clone + Zeroed,
 {
-    let m: M = model(seed);
-    let s = seed * 100;
-    every_loss(
-        &format!("seed {seed} Sgd"),
-        &m,
-        Sgd::new(0.1).unwrap(),
-        s + 1,
-    );
-    let momentum = Momentum::new(0.05, 0.9).unwrap();
-    every_loss(&format!("seed {seed} Momentum"), &m, momentum, s + 2);
-    let damped = momentum
-        .with_dampening(0.3)
-        .unwrap()
-        .with_weight_decay(0.01)
-        .unwrap();
-    every_loss(&format!("seed {seed} Momentum damped"), &m, damped, s + 3);
-    let nesterov = momentum
-        .with_nesterov(true)
-        .unwrap()
-        .with_weight_decay(1e-3)
-        .unwrap();
-    every_loss(&format!("seed {seed} Nesterov"), &m, nesterov, s + 4);
-    every_loss(
-        &format!("seed {seed} Adam"),
-        &m,
-        Adam::new(0.01).unwrap(),
-        s + 5,
-    );
-    let adam_l2 = Adam::new(0.01)
-        .unwrap()
-        .with_betas(0.8, 0.99)
-        .unwrap()
-        .with_weight_decay(0.05)
-        .unwrap();
-    every_loss(&format!("seed {seed} Adam L2"), &m, adam_l2, s + 6);
-    every_loss(
-        &format!("seed {seed} AdamW"),
-        &m,
-        AdamW::new(0.01).unwrap(),
-        s + 7,
-    );
-    every_loss(
-        &format!("seed {seed} RmsProp"),
-        &m,
-        RmsProp::new(0.01).unwrap(),
-        s + 8,
-    );
-    let rms_wd = RmsProp::new(0.01)
-        .unwrap()
-        .with_alpha(0.9)
-        .unwrap()
-        .with_weight_decay(0.01)
-        .unwrap();
-    every_loss(&format!("seed {seed} RmsProp wd"), &m, rms_wd, s + 9);
+    struct Run<M, const B: usize, const IN: usize, const OUT: usize> {
+        model: M,
+        seed: u64,
+    }
+    impl<M, const B: usize, const IN: usize, const OUT: usize> EachOptimizer for Run<M, B, IN, OUT>
+    where
+        M: InputInCache<Batch<B, IN>, Output = Batch<B, OUT>> + Params + Clone,
+    {
+        fn run<O: Optimizer + Copy>(&mut self, name: &str, opt: O) {
+            self.seed += 1;
+            every_loss(name, &self.model, opt, self.seed);
+        }
+    }
+    common::every_optimizer(&mut Run::<M, B, IN, OUT> {
+        model: model::<M>(seed),
+        seed: seed * 100,
+    });
 }
 
 #[test]
