@@ -62,7 +62,8 @@ const FLOOR: f64 = 1e-2;
 /// Relative tolerance against the `f64` flavour: the library's float32 rounding over 10 steps.
 /// Measured: at most 2.5e-6·S; the fixture's own float32 trajectories are within
 /// 2.4e-7·max(1, |p|) of the float64 ones (its generator prints that figure). `1e-5` keeps a
-/// 4× margin and still rejects every wrong rule of `wrong_rules_are_rejected` by more than 100×.
+/// 4× margin and still rejects every wrong rule of `wrong_rules_are_rejected` by more than 30×
+/// (RMSprop's `eps` inside the square root, the subtlest; the others by more than 200×).
 const F64_RTOL: f64 = 1e-5;
 
 /// Loss tolerances, relative (the losses are all above 0.1, no floor needed).
