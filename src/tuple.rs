@@ -30,6 +30,17 @@
 use crate::module::{Backward, InputInCache, Module, Params, Zeroed};
 use crate::optim::Update;
 
+/// `trains[k]`: whether any of the first `k` of these elements has a trainable parameter.
+const fn trains_before(trainable: &[usize]) -> [bool; 8] {
+    let mut trains = [false; 8];
+    let mut k = 1;
+    while k < trainable.len() {
+        trains[k] = trains[k - 1] || trainable[k - 1] > 0;
+        k += 1;
+    }
+    trains
+}
+
 macro_rules! impl_tuple {
     (
         first: ($F:ident $fi:tt $FY:ident);
@@ -131,7 +142,17 @@ macro_rules! impl_tuple {
             }
 
             fn backward_params(&self, cache: &Self::Cache, dy: &$Y, grads: &mut Self::Like<f32>) {
-                $(let d = self.$ri.backward(&cache.$ri, dy, &mut grads.$ri); let dy = &d;)*
+                let trains = const { trains_before(&[$F::NUM_PARAMS, $($T::NUM_PARAMS,)*]) };
+                let _ = trains; // unused by a 1-tuple
+                $(
+                    // Nothing before this layer trains (a frozen body): its input gradient
+                    // is never needed. A constant condition: the dead branch is not compiled.
+                    if !trains[$ri] {
+                        return self.$ri.backward_params(&cache.$ri, dy, &mut grads.$ri);
+                    }
+                    let d = self.$ri.backward(&cache.$ri, dy, &mut grads.$ri);
+                    let dy = &d;
+                )*
                 self.$fi.backward_params(&cache.$fi, dy, &mut grads.$fi)
             }
 
@@ -158,7 +179,15 @@ macro_rules! impl_tuple {
                 update: &UP,
                 state: &mut Self::Like<UP::Slot>,
             ) {
-                $(let d = self.$ri.backward_step(&cache.$ri, dy, update, &mut state.$ri); let dy = &d;)*
+                let trains = const { trains_before(&[$F::NUM_PARAMS, $($T::NUM_PARAMS,)*]) };
+                let _ = trains; // unused by a 1-tuple
+                $(
+                    if !trains[$ri] {
+                        return self.$ri.backward_step_params(&cache.$ri, dy, update, &mut state.$ri);
+                    }
+                    let d = self.$ri.backward_step(&cache.$ri, dy, update, &mut state.$ri);
+                    let dy = &d;
+                )*
                 self.$fi.backward_step_params(&cache.$fi, dy, update, &mut state.$fi)
             }
         }

@@ -591,6 +591,7 @@ impl Update for MutantStep {
 
 impl Optimizer for MutantOpt {
     type Step = MutantStep;
+    const NAME: &'static str = "Mutant";
 
     fn begin(&self, t: u64) -> MutantStep {
         MutantStep { opt: *self, t }

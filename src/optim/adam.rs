@@ -88,7 +88,8 @@ impl Hyper {
 /// p ← p − (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps)
 /// ```
 ///
-/// which is PyTorch's implementation order. The bias corrections are computed once per step in
+/// PyTorch's formula, with its bias corrections and `eps` placement (its CPU kernels round some
+/// products in another order and update `m` by `lerp`: a few ulps apart). The bias corrections are computed once per step in
 /// `f64` by exact binary powers, so every target gets the same bits. State: two `f32` per
 /// parameter. Differs from PyTorch in that `eps` must be `> 0` and AMSGrad is not offered;
 /// PyTorch updates `m` by `lerp`, the same value up to rounding.
@@ -243,6 +244,7 @@ impl Update for AdamStep {
 
 impl Optimizer for Adam {
     type Step = AdamStep;
+    const NAME: &'static str = "Adam";
 
     fn begin(&self, step: u64) -> AdamStep {
         let mut s = self.0.begin(step);
@@ -272,6 +274,7 @@ impl Update for AdamWStep {
 
 impl Optimizer for AdamW {
     type Step = AdamWStep;
+    const NAME: &'static str = "AdamW";
 
     fn begin(&self, step: u64) -> AdamWStep {
         let mut adam = self.0.begin(step);

@@ -105,6 +105,7 @@ pub trait Update: Copy {
 ///
 /// impl Optimizer for Decaying {
 ///     type Step = Halving;
+///     const NAME: &'static str = "Decaying";
 ///     fn begin(&self, step: u64) -> Halving {
 ///         Halving(self.lr / (1u64 << step.min(60)) as f32)
 ///     }
@@ -117,6 +118,10 @@ pub trait Update: Copy {
 pub trait Optimizer {
     /// What one step needs; computed once per step by [`begin`](Optimizer::begin).
     type Step: Update;
+
+    /// The rule's name, part of a checkpoint's signature (so that a checkpoint of one
+    /// optimizer never loads into a trainer of another).
+    const NAME: &'static str;
 
     /// The update of step number `step` (1 for the first step).
     fn begin(&self, step: u64) -> Self::Step;

@@ -152,6 +152,7 @@ impl Update for MomentumStep {
 
 impl Optimizer for Momentum {
     type Step = MomentumStep;
+    const NAME: &'static str = "Momentum";
 
     fn begin(&self, step: u64) -> MomentumStep {
         MomentumStep {

@@ -134,6 +134,7 @@ impl Update for RmsPropStep {
 
 impl Optimizer for RmsProp {
     type Step = RmsPropStep;
+    const NAME: &'static str = "RmsProp";
 
     fn begin(&self, _step: u64) -> RmsPropStep {
         RmsPropStep {

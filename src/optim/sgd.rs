@@ -81,6 +81,7 @@ impl Update for Sgd {
 
 impl Optimizer for Sgd {
     type Step = Sgd;
+    const NAME: &'static str = "Sgd";
 
     #[inline]
     fn begin(&self, _step: u64) -> Sgd {
