@@ -39,6 +39,18 @@ pub enum Error {
     NonFiniteLoss,
     /// The learning rate is not finite and strictly positive.
     InvalidLearningRate,
+    // quantization
+    /// Quantization was asked for before any calibration data was observed.
+    CalibrationEmpty,
+    /// A calibration value (the model's input or a layer's output), a weight or a bias is NaN
+    /// or infinite, so no quantization range can be chosen.
+    QuantizationNotFinite,
+    /// A quantization scale is not finite and strictly positive, or a requantization
+    /// multiplier `s_in·s_w / s_out` is too large for TFLite's fixed-point form (≥ 2^30).
+    ScaleOutOfRange,
+    /// A `Relu` to quantize does not follow a `Linear`: the int8 ReLU exists only as the
+    /// preceding layer's clamp, so its input must have zero point −128 (all values ≥ 0).
+    ReluNotFused,
 }
 
 impl fmt::Display for Error {
@@ -62,6 +74,17 @@ impl fmt::Display for Error {
             Error::InvalidLearningRate => {
                 f.write_str("the learning rate must be finite and greater than zero")
             }
+            // quantization
+            Error::CalibrationEmpty => f.write_str("no calibration data was observed"),
+            Error::QuantizationNotFinite => f.write_str(
+                "a calibration value, weight or bias is NaN or infinite: it cannot be quantized",
+            ),
+            Error::ScaleOutOfRange => f.write_str(
+                "a quantization scale is not finite and positive, or a requantization multiplier is out of range",
+            ),
+            Error::ReluNotFused => f.write_str(
+                "a Relu can only be quantized right after a Linear (as that layer's clamp)",
+            ),
         }
     }
 }

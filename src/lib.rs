@@ -13,6 +13,7 @@ mod loss;
 mod math;
 mod module;
 mod optim;
+pub mod quant;
 mod relu;
 mod train;
 mod tuple;

@@ -1,0 +1,305 @@
+//! The int8 fully connected layer.
+
+use crate::error::Error;
+use crate::module::Module;
+use crate::quant::fixed_point::{multiply_by_quantized_multiplier, quantize_multiplier};
+use crate::quant::params::QParams;
+
+/// An int8 fully connected layer (inference only): TFLite's per-channel int8 `FULLY_CONNECTED`.
+///
+/// For an int8 input row `x` (zero point `z_in`) and each output `o`:
+///
+/// ```text
+/// acc[o] = bias[o] + Σ_i (x[i] − z_in) · w[o][i]                 (i32)
+/// y[o]   = clamp(z_out + MBQM(acc[o], multiplier[o], shift[o]), act_min, act_max)
+/// ```
+///
+/// where `MBQM` is TFLite's double-rounding
+/// [`multiply_by_quantized_multiplier`] of the real factor `s_in · s_w[o] / s_out`:
+///
+/// - weights: symmetric, per output channel: `w_real[i][o] = s_w[o] · weight[o][i]`, zero
+///   point 0, values in `−127..=127`;
+/// - bias: `i32` at scale `s_in · s_w[o]`, zero point 0;
+/// - input and output: asymmetric int8 ([`QParams`]);
+/// - a fused ReLU is the clamp `act_min = z_out` (the real value 0), otherwise the clamp is
+///   the int8 range.
+///
+/// **Layout**: `weight[o]` is the row of output `o`, `[[i8; IN]; OUT]` (TFLite's `[out, in]`
+/// filter layout, and the transpose of [`Linear`](crate::Linear)'s `weight[i][o]`): each
+/// output's dot product reads one contiguous row. At construction the input zero point is
+/// folded into the bias, `bias'[o] = bias[o] − z_in · Σ_i w[o][i]` (as CMSIS-NN does), so the
+/// inner loop is a pure `Σ x·w` in `i32` (wrapping, which is the same sum modulo 2^32).
+///
+/// Memory: `IN·OUT + 9·OUT + 12` bytes rounded up to a multiple of 4 (weights; per output a
+/// folded bias, a multiplier and a shift; the input and output scales and zero points and the
+/// clamp): 2348 for `QLinear<64, 32>`, 424 for `QLinear<32, 10>`.
+///
+/// # Examples
+///
+/// ```
+/// use constnn::Module;
+/// use constnn::quant::{QLinear, QParams};
+///
+/// let input = QParams { scale: 0.5, zero_point: 0 };
+/// let output = QParams { scale: 1.0, zero_point: -10 };
+/// // y = 0.5·(x·w + bias) with w = [1, 2], weight scale 1.
+/// let q = QLinear::<2, 1>::from_quantized([[1, 2]], [4], &[1.0], input, output, false)?;
+/// assert_eq!(q.forward(&[[2, 3]]), [[-10 + 6]]); // 0.5·(2 + 6 + 4) = 6
+/// # Ok::<(), constnn::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QLinear<const IN: usize, const OUT: usize> {
+    weight: [[i8; IN]; OUT],
+    /// `bias[o] − z_in · Σ_i weight[o][i]`, wrapping.
+    folded_bias: [i32; OUT],
+    multiplier: [i32; OUT],
+    shift: [i8; OUT],
+    /// The scales as bits, so that the layer is `Eq`; four `i8` fields pack after them.
+    input_scale: u32,
+    output_scale: u32,
+    input_zero_point: i8,
+    output_zero_point: i8,
+    act_min: i8,
+    act_max: i8,
+}
+
+impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
+    /// A layer from its quantized parts, as stored in a TFLite model: int8 weights
+    /// `weight[o][i]`, `i32` bias at scale `s_in · weight_scales[o]`, the per-channel weight
+    /// scales, the input and output parameters, and whether a ReLU is fused.
+    ///
+    /// The requantization constants are `quantize_multiplier(s_in · s_w[o] / s_out)` with the
+    /// product and quotient in `f64` from the `f32` scales, as TFLite computes them. A weight
+    /// scale of 0 (an all-zero channel) gives multiplier 0: that output is `z_out`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScaleOutOfRange`] if a scale is not finite and positive (a weight scale may be
+    /// 0), or a multiplier is out of range ([`quantize_multiplier`]).
+    pub fn from_quantized(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        weight_scales: &[f32; OUT],
+        input: QParams,
+        output: QParams,
+        relu: bool,
+    ) -> Result<Self, Error> {
+        let input = input.validate()?;
+        let output = output.validate()?;
+        let mut multiplier = [0; OUT];
+        let mut shift = [0; OUT];
+        let mut folded_bias = [0; OUT];
+        for o in 0..OUT {
+            let s_w = weight_scales[o];
+            if !(s_w.is_finite() && s_w >= 0.0) {
+                return Err(Error::ScaleOutOfRange);
+            }
+            let real = f64::from(input.scale) * f64::from(s_w) / f64::from(output.scale);
+            let (m, s) = quantize_multiplier(real)?;
+            multiplier[o] = m;
+            // quantize_multiplier returns shifts in -31..=30.
+            shift[o] = s as i8;
+            let sum = weight[o]
+                .iter()
+                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+            folded_bias[o] = bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum));
+        }
+        Ok(Self {
+            weight,
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min: if relu { output.zero_point } else { -128 },
+            act_max: 127,
+        })
+    }
+
+    /// The int8 weights, `weight()[o][i]` (one row per output).
+    pub fn weight(&self) -> &[[i8; IN]; OUT] {
+        &self.weight
+    }
+
+    /// The `i32` bias (at scale `s_in · s_w[o]`), as stored in a TFLite model: the folded bias
+    /// with `z_in · Σ_i w[o][i]` added back.
+    pub fn bias(&self) -> [i32; OUT] {
+        let z = i32::from(self.input_zero_point);
+        core::array::from_fn(|o| {
+            let sum = self.weight[o]
+                .iter()
+                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+            self.folded_bias[o].wrapping_add(z.wrapping_mul(sum))
+        })
+    }
+
+    /// The bias with the input zero point folded in: `bias[o] − z_in · Σ_i w[o][i]`.
+    pub fn folded_bias(&self) -> &[i32; OUT] {
+        &self.folded_bias
+    }
+
+    /// The per-channel Q0.31 multipliers (see [`quantize_multiplier`]).
+    pub fn multiplier(&self) -> &[i32; OUT] {
+        &self.multiplier
+    }
+
+    /// The per-channel shifts (positive = left; see [`quantize_multiplier`]).
+    pub fn shift(&self) -> &[i8; OUT] {
+        &self.shift
+    }
+
+    /// The quantization of the input.
+    pub fn input(&self) -> QParams {
+        QParams {
+            scale: f32::from_bits(self.input_scale),
+            zero_point: self.input_zero_point,
+        }
+    }
+
+    /// The quantization of the output.
+    pub fn output(&self) -> QParams {
+        QParams {
+            scale: f32::from_bits(self.output_scale),
+            zero_point: self.output_zero_point,
+        }
+    }
+
+    /// The output clamp `(act_min, act_max)`: `(z_out, 127)` with a fused ReLU, else
+    /// `(−128, 127)`.
+    pub fn activation_range(&self) -> (i8, i8) {
+        (self.act_min, self.act_max)
+    }
+
+    /// The `i32` accumulators of one input row: `folded_bias[o] + Σ_i x[i]·w[o][i]`.
+    ///
+    /// Computes [`ROWS`] outputs at a time so that each input byte loaded serves several
+    /// weight rows (on a Cortex-M4F: one `ldrsb` of `x` per `ROWS` multiply-accumulates).
+    #[inline]
+    fn accumulate(&self, x: &[i8; IN]) -> [i32; OUT] {
+        let mut acc = self.folded_bias;
+        let (rows, rest) = self.weight.as_chunks::<ROWS>();
+        let (accs, acc_rest) = acc.as_chunks_mut::<ROWS>();
+        for (w, a) in rows.iter().zip(accs) {
+            for (i, &xi) in x.iter().enumerate() {
+                let xi = i32::from(xi);
+                for r in 0..ROWS {
+                    a[r] = a[r].wrapping_add(xi * i32::from(w[r][i]));
+                }
+            }
+        }
+        for (w, a) in rest.iter().zip(acc_rest) {
+            for (&xi, &wi) in x.iter().zip(w) {
+                *a = a.wrapping_add(i32::from(xi) * i32::from(wi));
+            }
+        }
+        acc
+    }
+
+    /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)`.
+    #[inline]
+    fn requantize(&self, acc: &[i32; OUT], y: &mut [i8; OUT]) {
+        let z = i32::from(self.output_zero_point);
+        let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+        for o in 0..OUT {
+            let v = requantize_one(acc[o], self.multiplier[o], i32::from(self.shift[o]));
+            // `max` then `min` (not `clamp`, which panics if lo > hi).
+            y[o] = v.saturating_add(z).max(lo).min(hi) as i8;
+        }
+    }
+}
+
+/// Output rows per block of the accumulation loop: as many accumulators as the target keeps
+/// in registers beside the pointers (the Cortex-M0 has 8 low registers).
+#[cfg(all(target_arch = "arm", not(target_feature = "thumb2")))]
+const ROWS: usize = 2;
+/// Output rows per block of the accumulation loop.
+#[cfg(not(all(target_arch = "arm", not(target_feature = "thumb2"))))]
+const ROWS: usize = 4;
+
+/// The requantization: on targets without a 32×32→64 multiply (Thumb-1: the Cortex-M0) the
+/// bit-identical 32-bit form, elsewhere the 64-bit reference (one `smull` on a Cortex-M4).
+#[cfg(all(target_arch = "arm", not(target_feature = "thumb2")))]
+#[inline]
+fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
+    crate::quant::fixed_point::multiply_by_quantized_multiplier_fast(acc, m, shift)
+}
+
+/// The requantization (64-bit reference form).
+#[cfg(not(all(target_arch = "arm", not(target_feature = "thumb2"))))]
+#[inline]
+fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
+    multiply_by_quantized_multiplier(acc, m, shift)
+}
+
+impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> for QLinear<IN, OUT> {
+    type Output = [[i8; OUT]; B];
+
+    fn forward(&self, x: &[[i8; IN]; B]) -> [[i8; OUT]; B] {
+        let mut y = [[0; OUT]; B];
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            let acc = self.accumulate(xr);
+            self.requantize(&acc, yr);
+        }
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definition, with the zero point subtracted in the loop (TFLite's reference).
+    fn reference<const IN: usize, const OUT: usize>(
+        q: &QLinear<IN, OUT>,
+        x: &[i8; IN],
+    ) -> [i8; OUT] {
+        let bias = q.bias();
+        let z_in = i32::from(q.input().zero_point);
+        core::array::from_fn(|o| {
+            let mut acc = bias[o];
+            for i in 0..IN {
+                acc += (i32::from(x[i]) - z_in) * i32::from(q.weight()[o][i]);
+            }
+            let v = multiply_by_quantized_multiplier(acc, q.multiplier[o], q.shift[o].into());
+            (v + i32::from(q.output().zero_point)).clamp(q.act_min.into(), 127) as i8
+        })
+    }
+
+    #[test]
+    fn folded_kernel_equals_reference() {
+        let mut state = 0x1234_5678u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let weight: [[i8; 7]; 5] = core::array::from_fn(|_| core::array::from_fn(|_| next() as i8));
+        let bias: [i32; 5] = core::array::from_fn(|_| (next() % 4001) as i32 - 2000);
+        let scales = [0.01, 0.02, 0.005, 0.0, 0.03];
+        for relu in [false, true] {
+            let q = QLinear::from_quantized(
+                weight,
+                bias,
+                &scales,
+                QParams {
+                    scale: 0.05,
+                    zero_point: 17,
+                },
+                QParams {
+                    scale: 0.2,
+                    zero_point: -3,
+                },
+                relu,
+            )
+            .unwrap();
+            assert_eq!(q.bias(), bias);
+            for _ in 0..200 {
+                let x: [i8; 7] = core::array::from_fn(|_| next() as i8);
+                assert_eq!(q.forward(&[x])[0], reference(&q, &x));
+            }
+        }
+    }
+}
