@@ -188,6 +188,21 @@ pub fn multiply_by_quantized_multiplier_fast(x: i32, m: i32, shift: i32) -> i32 
     }
 }
 
+/// [`multiply_by_quantized_multiplier`] with the first rounding as one 64-bit
+/// `(x·m + 2^30) >> 31` (what gemmlowp's nudge-and-truncate amounts to), for `m ≥ 0` and
+/// `shift ≤ 0`; other inputs take the reference. The kernels' path on targets with a
+/// 32×32→64 multiply.
+#[inline]
+pub(crate) fn multiply_by_quantized_multiplier_wide(x: i32, m: i32, shift: i32) -> i32 {
+    if m >= 0 && shift <= 0 {
+        // m ≥ 0 excludes SRDHM's one overflow (x = m = i32::MIN); |x·m + 2^30| < 2^62.
+        let t = ((i64::from(x) * i64::from(m) + (1 << 30)) >> 31) as i32;
+        rounding_divide_by_pot(t, -shift)
+    } else {
+        multiply_by_quantized_multiplier(x, m, shift)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::module::Module;
-use crate::quant::fixed_point::{multiply_by_quantized_multiplier, quantize_multiplier};
+use crate::quant::fixed_point::quantize_multiplier;
 use crate::quant::params::QParams;
 
 /// An int8 fully connected layer (inference only): TFLite's per-channel int8 `FULLY_CONNECTED`.
@@ -174,25 +174,17 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
 
     /// The `i32` accumulators of one input row: `folded_bias[o] + Σ_i x[i]·w[o][i]`.
     ///
-    /// Computes [`ROWS`] outputs at a time so that each input byte loaded serves several
-    /// weight rows (on a Cortex-M4F: one `ldrsb` of `x` per `ROWS` multiply-accumulates).
+    /// Blocks of [`ROWS`] outputs share each input byte loaded (see `dot_rows`).
     #[inline]
     fn accumulate(&self, x: &[i8; IN]) -> [i32; OUT] {
         let mut acc = self.folded_bias;
         let (rows, rest) = self.weight.as_chunks::<ROWS>();
         let (accs, acc_rest) = acc.as_chunks_mut::<ROWS>();
         for (w, a) in rows.iter().zip(accs) {
-            for (i, &xi) in x.iter().enumerate() {
-                let xi = i32::from(xi);
-                for r in 0..ROWS {
-                    a[r] = a[r].wrapping_add(xi * i32::from(w[r][i]));
-                }
-            }
+            dot_rows(x, w, a);
         }
         for (w, a) in rest.iter().zip(acc_rest) {
-            for (&xi, &wi) in x.iter().zip(w) {
-                *a = a.wrapping_add(i32::from(xi) * i32::from(wi));
-            }
+            dot_row(x, w, a);
         }
         acc
     }
@@ -210,27 +202,115 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
     }
 }
 
+/// `a + Σ_j x[j]·w[j]` over four inputs (wrapping `i32`; the order of integer additions does
+/// not change the result).
+#[inline(always)]
+fn mac4(a: i32, x: &[i8; K], w: &[i8; K]) -> i32 {
+    a.wrapping_add(i32::from(x[0]) * i32::from(w[0]))
+        .wrapping_add(i32::from(x[1]) * i32::from(w[1]))
+}
+
+/// `a + Σ_i x[i]·w[i]` over a tail of fewer than four inputs.
+#[inline(always)]
+fn mac_tail(a: i32, x: &[i8], w: &[i8]) -> i32 {
+    x.iter()
+        .zip(w)
+        .fold(a, |a, (&x, &w)| a.wrapping_add(i32::from(x) * i32::from(w)))
+}
+
+/// `s[r] += Σ_i x[i]·w[r][i]` for 4 weight rows at once, four inputs per loop trip: each input
+/// byte loaded serves the 4 rows (the loads of `x` in one trip are shared by the four
+/// `mac4`), and there is one loop counter update per 16 products, even at `opt-level = "s"`.
+/// Written out row by row rather than as a loop over rows, which `opt-level = "s"` would not
+/// unroll.
+#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+#[inline(always)]
+fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
+    let [mut a0, mut a1, mut a2, mut a3] = *s;
+    let [w0, w1, w2, w3] = w;
+    let (xc, xt) = x.as_chunks::<K>();
+    let (c0, t0) = w0.as_chunks::<K>();
+    let (c1, t1) = w1.as_chunks::<K>();
+    let (c2, t2) = w2.as_chunks::<K>();
+    let (c3, t3) = w3.as_chunks::<K>();
+    for ((((xk, k0), k1), k2), k3) in xc.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+        // Input-major within the trip, written out (`opt-level = "s"` would not unroll a
+        // loop over `j`): each `x[j]` is live for its four products only.
+        let mut step = |j: usize| {
+            let xi = i32::from(xk[j]);
+            a0 = a0.wrapping_add(xi * i32::from(k0[j]));
+            a1 = a1.wrapping_add(xi * i32::from(k1[j]));
+            a2 = a2.wrapping_add(xi * i32::from(k2[j]));
+            a3 = a3.wrapping_add(xi * i32::from(k3[j]));
+        };
+        step(0);
+        step(1);
+        step(2);
+        step(3);
+    }
+    *s = [
+        mac_tail(a0, xt, t0),
+        mac_tail(a1, xt, t1),
+        mac_tail(a2, xt, t2),
+        mac_tail(a3, xt, t3),
+    ];
+}
+
+/// `s[r] += Σ_i x[i]·w[r][i]` for 2 weight rows at once (the Cortex-M0 keeps two
+/// accumulators, two row pointers, the input pointer and the loaded values in its 8 low
+/// registers), four inputs per loop trip.
+#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+#[inline(always)]
+fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
+    let [mut a0, mut a1] = *s;
+    let [w0, w1] = w;
+    let (xc, xt) = x.as_chunks::<K>();
+    let (c0, t0) = w0.as_chunks::<K>();
+    let (c1, t1) = w1.as_chunks::<K>();
+    for ((xk, k0), k1) in xc.iter().zip(c0).zip(c1) {
+        a0 = mac4(a0, xk, k0);
+        a1 = mac4(a1, xk, k1);
+    }
+    *s = [mac_tail(a0, xt, t0), mac_tail(a1, xt, t1)];
+}
+
+/// `*s += Σ_i x[i]·w[i]`: one row (the outputs left over after the blocks of [`ROWS`]).
+#[inline(always)]
+fn dot_row<const IN: usize>(x: &[i8; IN], w: &[i8; IN], s: &mut i32) {
+    let (xc, xt) = x.as_chunks::<K>();
+    let (wc, wt) = w.as_chunks::<K>();
+    let a = xc.iter().zip(wc).fold(*s, |a, (xk, wk)| mac4(a, xk, wk));
+    *s = mac_tail(a, xt, wt);
+}
+
+/// Inputs per trip of the accumulation loop.
+const K: usize = 4;
+
 /// Output rows per block of the accumulation loop: as many accumulators as the target keeps
 /// in registers beside the pointers (the Cortex-M0 has 8 low registers).
-#[cfg(all(target_arch = "arm", not(target_feature = "thumb2")))]
+#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
 const ROWS: usize = 2;
 /// Output rows per block of the accumulation loop.
-#[cfg(not(all(target_arch = "arm", not(target_feature = "thumb2"))))]
+#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
 const ROWS: usize = 4;
 
-/// The requantization: on targets without a 32×32→64 multiply (Thumb-1: the Cortex-M0) the
-/// bit-identical 32-bit form, elsewhere the 64-bit reference (one `smull` on a Cortex-M4).
-#[cfg(all(target_arch = "arm", not(target_feature = "thumb2")))]
+/// The requantization: on targets without a 32×32→64 multiply the bit-identical 32-bit form,
+/// elsewhere the 64-bit one (one `smull` on a Cortex-M4).
+///
+/// ARMv6-M (Cortex-M0/M0+/M1) is recognized as the Arm target without 32-bit compare-and-swap
+/// atomics: stable Rust does not expose Arm's architecture features to `cfg`, and ARMv6-M is
+/// the one Arm profile that lacks both `ldrex`/`strex` and `smull`.
+#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
 #[inline]
 fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
     crate::quant::fixed_point::multiply_by_quantized_multiplier_fast(acc, m, shift)
 }
 
 /// The requantization (64-bit reference form).
-#[cfg(not(all(target_arch = "arm", not(target_feature = "thumb2"))))]
+#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
 #[inline]
 fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
-    multiply_by_quantized_multiplier(acc, m, shift)
+    crate::quant::fixed_point::multiply_by_quantized_multiplier_wide(acc, m, shift)
 }
 
 impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> for QLinear<IN, OUT> {
@@ -249,6 +329,7 @@ impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> fo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::fixed_point::multiply_by_quantized_multiplier;
 
     /// The plain definition, with the zero point subtracted in the loop (TFLite's reference).
     fn reference<const IN: usize, const OUT: usize>(
@@ -259,8 +340,8 @@ mod tests {
         let z_in = i32::from(q.input().zero_point);
         core::array::from_fn(|o| {
             let mut acc = bias[o];
-            for i in 0..IN {
-                acc += (i32::from(x[i]) - z_in) * i32::from(q.weight()[o][i]);
+            for (&xi, &wi) in x.iter().zip(&q.weight()[o]) {
+                acc += (i32::from(xi) - z_in) * i32::from(wi);
             }
             let v = multiply_by_quantized_multiplier(acc, q.multiplier[o], q.shift[o].into());
             (v + i32::from(q.output().zero_point)).clamp(q.act_min.into(), 127) as i8
