@@ -192,6 +192,10 @@ pub fn multiply_by_quantized_multiplier_fast(x: i32, m: i32, shift: i32) -> i32 
 /// `(x·m + 2^30) >> 31` (what gemmlowp's nudge-and-truncate amounts to), for `m ≥ 0` and
 /// `shift ≤ 0`; other inputs take the reference. The kernels' path on targets with a
 /// 32×32→64 multiply.
+#[cfg_attr(
+    all(target_arch = "arm", not(target_has_atomic = "32")),
+    allow(dead_code)
+)]
 #[inline]
 pub(crate) fn multiply_by_quantized_multiplier_wide(x: i32, m: i32, shift: i32) -> i32 {
     if m >= 0 && shift <= 0 {

@@ -205,9 +205,11 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
 /// `a + Σ_j x[j]·w[j]` over four inputs (wrapping `i32`; the order of integer additions does
 /// not change the result).
 #[inline(always)]
-fn mac4(a: i32, x: &[i8; K], w: &[i8; K]) -> i32 {
+fn mac4(a: i32, x: &[i8; 4], w: &[i8; 4]) -> i32 {
     a.wrapping_add(i32::from(x[0]) * i32::from(w[0]))
         .wrapping_add(i32::from(x[1]) * i32::from(w[1]))
+        .wrapping_add(i32::from(x[2]) * i32::from(w[2]))
+        .wrapping_add(i32::from(x[3]) * i32::from(w[3]))
 }
 
 /// `a + Σ_i x[i]·w[i]` over a tail of fewer than four inputs.
@@ -228,11 +230,11 @@ fn mac_tail(a: i32, x: &[i8], w: &[i8]) -> i32 {
 fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
     let [mut a0, mut a1, mut a2, mut a3] = *s;
     let [w0, w1, w2, w3] = w;
-    let (xc, xt) = x.as_chunks::<K>();
-    let (c0, t0) = w0.as_chunks::<K>();
-    let (c1, t1) = w1.as_chunks::<K>();
-    let (c2, t2) = w2.as_chunks::<K>();
-    let (c3, t3) = w3.as_chunks::<K>();
+    let (xc, xt) = x.as_chunks::<4>();
+    let (c0, t0) = w0.as_chunks::<4>();
+    let (c1, t1) = w1.as_chunks::<4>();
+    let (c2, t2) = w2.as_chunks::<4>();
+    let (c3, t3) = w3.as_chunks::<4>();
     for ((((xk, k0), k1), k2), k3) in xc.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
         // Input-major within the trip, written out (`opt-level = "s"` would not unroll a
         // loop over `j`): each `x[j]` is live for its four products only.
@@ -256,40 +258,32 @@ fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; R
     ];
 }
 
-/// `s[r] += Σ_i x[i]·w[r][i]` for 2 weight rows at once (the Cortex-M0 keeps two
-/// accumulators, two row pointers, the input pointer and the loaded values in its 8 low
-/// registers), four inputs per loop trip.
+/// The Cortex-M0's dot product: one row at a time, a plain loop (`ldrsb`, `ldrsb`, `muls`,
+/// `adds` and the loop test: 7 instructions per product). Thumb-1's `ldrsb` only takes a
+/// register offset and the core has 8 low registers; blocking rows or unrolling makes LLVM
+/// spill and rematerialize offsets, which costs more than it saves.
 #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
 #[inline(always)]
 fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
-    let [mut a0, mut a1] = *s;
-    let [w0, w1] = w;
-    let (xc, xt) = x.as_chunks::<K>();
-    let (c0, t0) = w0.as_chunks::<K>();
-    let (c1, t1) = w1.as_chunks::<K>();
-    for ((xk, k0), k1) in xc.iter().zip(c0).zip(c1) {
-        a0 = mac4(a0, xk, k0);
-        a1 = mac4(a1, xk, k1);
+    let mut a = s[0];
+    for (&xi, &u) in x.iter().zip(&w[0]) {
+        a = a.wrapping_add(i32::from(xi) * i32::from(u));
     }
-    *s = [mac_tail(a0, xt, t0), mac_tail(a1, xt, t1)];
+    s[0] = a;
 }
 
 /// `*s += Σ_i x[i]·w[i]`: one row (the outputs left over after the blocks of [`ROWS`]).
 #[inline(always)]
 fn dot_row<const IN: usize>(x: &[i8; IN], w: &[i8; IN], s: &mut i32) {
-    let (xc, xt) = x.as_chunks::<K>();
-    let (wc, wt) = w.as_chunks::<K>();
+    let (xc, xt) = x.as_chunks::<4>();
+    let (wc, wt) = w.as_chunks::<4>();
     let a = xc.iter().zip(wc).fold(*s, |a, (xk, wk)| mac4(a, xk, wk));
     *s = mac_tail(a, xt, wt);
 }
 
-/// Inputs per trip of the accumulation loop.
-const K: usize = 4;
-
-/// Output rows per block of the accumulation loop: as many accumulators as the target keeps
-/// in registers beside the pointers (the Cortex-M0 has 8 low registers).
+/// Output rows per block of the accumulation loop on the Cortex-M0 (see its `dot_rows`).
 #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
-const ROWS: usize = 2;
+const ROWS: usize = 1;
 /// Output rows per block of the accumulation loop.
 #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
 const ROWS: usize = 4;
