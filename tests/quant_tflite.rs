@@ -27,7 +27,10 @@ fn matrix(v: &Value) -> Vec<Vec<i64>> {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    ints(v).into_iter().map(|b| f32::from_bits(b as u32)).collect()
+    ints(v)
+        .into_iter()
+        .map(|b| f32::from_bits(b as u32))
+        .collect()
 }
 
 fn float_matrix(v: &Value) -> Vec<Vec<f32>> {
@@ -135,7 +138,11 @@ fn assert_off_by_one_rarely(double: &[i8], single: &[i8]) {
         assert!((i32::from(a) - i32::from(b)).abs() <= 1, "{a} vs {b}");
         differ += usize::from(a != b);
     }
-    assert!(differ * 20 <= double.len(), "{differ} of {} differ", double.len());
+    assert!(
+        differ * 20 <= double.len(),
+        "{differ} of {} differ",
+        double.len()
+    );
 }
 
 type Small = (Linear<16, 24>, Relu, Linear<24, 6>);
@@ -174,7 +181,11 @@ fn post_training_quantization_matches_tflite() {
     assert_eq!(q.input, qparams(&f["input"]));
     assert_eq!(l1.input(), qparams(&f["input"]));
     assert_eq!(l1.output(), qparams(&f["hidden"]));
-    assert_eq!(l1.output().zero_point, -128, "ReLU fused: the hidden range starts at 0");
+    assert_eq!(
+        l1.output().zero_point,
+        -128,
+        "ReLU fused: the hidden range starts at 0"
+    );
     assert_eq!(l2.input(), qparams(&f["hidden"]));
     assert_eq!(q.output, qparams(&f["output"]));
     assert_eq!(l1.weight().to_vec(), i8_rows::<16>(&matrix(&f["q_w1"])));
