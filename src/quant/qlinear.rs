@@ -224,8 +224,11 @@ fn mac_tail(a: i32, x: &[i8], w: &[i8]) -> i32 {
 /// byte loaded serves the 4 rows (the loads of `x` in one trip are shared by the four
 /// `mac4`), and there is one loop counter update per 16 products, even at `opt-level = "s"`.
 /// Written out row by row rather than as a loop over rows, which `opt-level = "s"` would not
-/// unroll.
-#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+/// unroll. Used on microcontrollers with enough registers (ARMv7-M/ARMv8-M, RISC-V).
+#[cfg(any(
+    all(target_arch = "arm", target_has_atomic = "32"),
+    target_arch = "riscv32"
+))]
 #[inline(always)]
 fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
     let [mut a0, mut a1, mut a2, mut a3] = *s;
@@ -258,18 +261,40 @@ fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; R
     ];
 }
 
-/// The Cortex-M0's dot product: one row at a time, a plain loop (`ldrsb`, `ldrsb`, `muls`,
-/// `adds` and the loop test: 7 instructions per product). Thumb-1's `ldrsb` only takes a
-/// register offset and the core has 8 low registers; blocking rows or unrolling makes LLVM
-/// spill and rematerialize offsets, which costs more than it saves.
-#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+/// One row at a time, a plain reduction, elsewhere:
+///
+/// - on the Cortex-M0 it is the tightest loop LLVM makes (`ldrsb`, `ldrsb`, `muls`, `adds` and
+///   the loop test: 7 instructions per product): Thumb-1's `ldrsb` only takes a register
+///   offset and the core has 8 low registers, so blocking rows or unrolling makes LLVM spill
+///   and rematerialize offsets, which costs more than it saves;
+/// - on hosts with SIMD (x86-64, AArch64) LLVM vectorizes this reduction (sign-extend,
+///   multiply-add pairs), which the blocked form would prevent.
+#[cfg(not(any(
+    all(target_arch = "arm", target_has_atomic = "32"),
+    target_arch = "riscv32"
+)))]
 #[inline(always)]
 fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
     let mut a = s[0];
     for (&xi, &u) in x.iter().zip(&w[0]) {
-        a = a.wrapping_add(i32::from(xi) * i32::from(u));
+        a = a.wrapping_add(product(xi, u));
     }
     s[0] = a;
+}
+
+/// `x·w`, exact: the product of two `i8` fits an `i16` (|x·w| ≤ 2^14). On hosts it is formed in
+/// `i16` lanes, which SSE2's `pmullw`/`pmaddwd` multiply (there is no 32-bit `pmulld` before
+/// SSE4.1); on a microcontroller directly in `i32`.
+#[inline(always)]
+fn product(x: i8, w: i8) -> i32 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    {
+        i32::from(i16::from(x) * i16::from(w))
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    {
+        i32::from(x) * i32::from(w)
+    }
 }
 
 /// `*s += Σ_i x[i]·w[i]`: one row (the outputs left over after the blocks of [`ROWS`]).
@@ -281,11 +306,17 @@ fn dot_row<const IN: usize>(x: &[i8; IN], w: &[i8; IN], s: &mut i32) {
     *s = mac_tail(a, xt, wt);
 }
 
-/// Output rows per block of the accumulation loop on the Cortex-M0 (see its `dot_rows`).
-#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+/// Output rows per block of the accumulation loop (see the two `dot_rows`).
+#[cfg(not(any(
+    all(target_arch = "arm", target_has_atomic = "32"),
+    target_arch = "riscv32"
+)))]
 const ROWS: usize = 1;
-/// Output rows per block of the accumulation loop.
-#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+/// Output rows per block of the accumulation loop (see the two `dot_rows`).
+#[cfg(any(
+    all(target_arch = "arm", target_has_atomic = "32"),
+    target_arch = "riscv32"
+))]
 const ROWS: usize = 4;
 
 /// The requantization: on targets without a 32×32→64 multiply the bit-identical 32-bit form,
