@@ -267,8 +267,8 @@ fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; R
 ///   the loop test: 7 instructions per product): Thumb-1's `ldrsb` only takes a register
 ///   offset and the core has 8 low registers, so blocking rows or unrolling makes LLVM spill
 ///   and rematerialize offsets, which costs more than it saves;
-/// - on hosts with SIMD (x86-64, AArch64) LLVM vectorizes this reduction (sign-extend,
-///   multiply-add pairs), which the blocked form would prevent.
+/// - on hosts with SIMD (x86-64, AArch64) LLVM vectorizes this reduction (at `opt-level = 3`
+///   on x86-64: sign extension and `pmaddwd`), which the blocked form prevents.
 #[cfg(not(any(
     all(target_arch = "arm", target_has_atomic = "32"),
     target_arch = "riscv32"
@@ -277,24 +277,9 @@ fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; R
 fn dot_rows<const IN: usize>(x: &[i8; IN], w: &[[i8; IN]; ROWS], s: &mut [i32; ROWS]) {
     let mut a = s[0];
     for (&xi, &u) in x.iter().zip(&w[0]) {
-        a = a.wrapping_add(product(xi, u));
+        a = a.wrapping_add(i32::from(xi) * i32::from(u));
     }
     s[0] = a;
-}
-
-/// `x·w`, exact: the product of two `i8` fits an `i16` (|x·w| ≤ 2^14). On hosts it is formed in
-/// `i16` lanes, which SSE2's `pmullw`/`pmaddwd` multiply (there is no 32-bit `pmulld` before
-/// SSE4.1); on a microcontroller directly in `i32`.
-#[inline(always)]
-fn product(x: i8, w: i8) -> i32 {
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-    {
-        i32::from(i16::from(x) * i16::from(w))
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
-    {
-        i32::from(x) * i32::from(w)
-    }
 }
 
 /// `*s += Σ_i x[i]·w[i]`: one row (the outputs left over after the blocks of [`ROWS`]).
