@@ -182,29 +182,83 @@ pub fn multiply_by_quantized_multiplier_fast(x: i32, m: i32, shift: i32) -> i32 
         let q0 = (x * m0) >> 11;
         let q1 = (x * m1 + q0) >> 11;
         let t = (x * m2 + (1 << 8) + q1) >> 9;
-        rounding_divide_by_pot(t, -shift)
+        // |t| ≤ |x| < 2^20: the nudge cannot overflow.
+        round_shift(t, shift.unsigned_abs().min(31))
     } else {
         multiply_by_quantized_multiplier(x, m, shift)
     }
 }
 
-/// [`multiply_by_quantized_multiplier`] with the first rounding as one 64-bit
-/// `(x·m + 2^30) >> 31` (what gemmlowp's nudge-and-truncate amounts to), for `m ≥ 0` and
-/// `shift ≤ 0`; other inputs take the reference. The kernels' path on targets with a
-/// 32×32→64 multiply.
+/// [`rounding_divide_by_pot`] as one add and one shift: `(t + 2^(e−1) − [t < 0]) >> e`, and `t`
+/// for `e = 0`, for `e` in `0..=31`.
+///
+/// For `t ≥ 0` that is `floor(t/2^e + 1/2)` (half up, i.e. away from zero); for `t < 0`,
+/// `floor((t + 2^(e−1) − 1) / 2^e)` rounds a tie down, again away from zero, and everything
+/// else to nearest: the same as TFLite's remainder-and-threshold form. Exact whenever the sum
+/// does not overflow (`t ≤ i32::MAX − 2^(e−1)`, e.g. `|t| < 2^30`); [`requantize_wide`] also
+/// covers the rest.
+#[inline(always)]
+pub(crate) fn round_shift(t: i32, e: u32) -> i32 {
+    let nudge = ((1u32 << e) >> 1) as i32;
+    let neg = i32::from(t < 0) & i32::from(e > 0);
+    (t + nudge - neg) >> e
+}
+
+/// The kernels' output stage on targets with a 32×32→64 multiply:
+/// `clamp(zp + MBQM(acc, m, shift), lo, hi)` as an int8, equal to the same expression with
+/// [`multiply_by_quantized_multiplier`] for every input with `m ≥ 0` (a `QLinear`'s
+/// multipliers always are: 0 or in `[2^30, 2^31)`).
+///
+/// For `shift ≤ 0` (every layer of a calibrated model in practice) the first rounding is one
+/// 64-bit `(acc·m + 2^30) >> 31` (what gemmlowp's nudge-and-truncate amounts to) and the
+/// second is [`round_shift`], its sum taken as a `u32` when `t ≥ 0` so that it cannot
+/// overflow. Other shifts take the reference.
 #[cfg_attr(
     all(target_arch = "arm", not(target_has_atomic = "32")),
     allow(dead_code)
 )]
-#[inline]
-pub(crate) fn multiply_by_quantized_multiplier_wide(x: i32, m: i32, shift: i32) -> i32 {
-    if m >= 0 && shift <= 0 {
-        // m ≥ 0 excludes SRDHM's one overflow (x = m = i32::MIN); |x·m + 2^30| < 2^62.
-        let t = ((i64::from(x) * i64::from(m) + (1 << 30)) >> 31) as i32;
-        rounding_divide_by_pot(t, -shift)
+#[inline(always)]
+pub(crate) fn requantize_wide(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi: i32) -> i8 {
+    let v = if (-31..=0).contains(&shift) {
+        // m ≥ 0 excludes SRDHM's one overflow (acc = m = i32::MIN); |acc·m + 2^30| < 2^62.
+        let t = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
+        let e = shift.unsigned_abs();
+        let nudge = ((1u32 << e) >> 1) as i32;
+        // −[t < 0] is t >> 31, needed only when there is a rounding (e > 0).
+        let neg = if nudge != 0 { t >> 31 } else { 0 };
+        // `t + nudge` may exceed i32::MAX (t ≥ 0 only): then it is exact as a u32, and the
+        // shift of a non-negative sum is logical.
+        let sum = t.wrapping_add(nudge).wrapping_add(neg);
+        if t >= 0 {
+            ((sum as u32) >> e) as i32
+        } else {
+            sum >> e
+        }
     } else {
-        multiply_by_quantized_multiplier(x, m, shift)
-    }
+        multiply_by_quantized_multiplier(acc, m, shift)
+    };
+    // `max` then `min`, not `clamp`, which panics if lo > hi.
+    v.saturating_add(zp).max(lo).min(hi) as i8
+}
+
+/// The kernels' output stage on targets without a 32×32→64 multiply:
+/// `clamp(zp + MBQM(acc, m, shift), lo, hi)` with [`multiply_by_quantized_multiplier_fast`].
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
+    allow(dead_code)
+)]
+#[inline(always)]
+pub(crate) fn requantize_narrow(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi: i32) -> i8 {
+    let v = multiply_by_quantized_multiplier_fast(acc, m, shift);
+    v.saturating_add(zp).max(lo).min(hi) as i8
+}
+
+/// The output stage by the book: `clamp(zp + MBQM(acc, m, shift), lo, hi)` with
+/// [`multiply_by_quantized_multiplier`], as TFLite's reference `FullyConnected` ends.
+#[cfg(test)]
+pub(crate) fn requantize_reference(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi: i32) -> i8 {
+    let v = multiply_by_quantized_multiplier(acc, m, shift);
+    v.saturating_add(zp).max(lo).min(hi) as i8
 }
 
 #[cfg(test)]
@@ -229,6 +283,57 @@ mod tests {
                 expect,
                 "{a} {b}"
             );
+        }
+    }
+
+    struct Xs(u64);
+    impl Xs {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 16) as u32
+        }
+    }
+
+    #[test]
+    fn round_shift_equals_rounding_divide_by_pot() {
+        let mut rng = Xs(7);
+        for e in 0..=31u32 {
+            for t in (-70_000..=70_000).chain([i32::MIN / 2, (1 << 30) - 1, -(1 << 30)]) {
+                assert_eq!(round_shift(t, e), rounding_divide_by_pot(t, e as i32), "{t} {e}");
+            }
+            for _ in 0..20_000 {
+                let t = (rng.next() as i32) >> 2; // |t| < 2^30
+                assert_eq!(round_shift(t, e), rounding_divide_by_pot(t, e as i32), "{t} {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn output_stages_equal_the_reference() {
+        let mut rng = Xs(8);
+        let specials = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
+        for k in 0..3_000_000u32 {
+            let acc = match k % 3 {
+                0 => rng.next() as i32,
+                1 => (rng.next() as i32) >> (rng.next() % 32),
+                _ => specials[rng.next() as usize % specials.len()],
+            };
+            let m = match k % 5 {
+                0 => 0,
+                1 => i32::MAX,
+                _ => (1 << 30) | (rng.next() >> 2) as i32,
+            };
+            // The wide stage needs m ≥ 0; the narrow one also takes negative multipliers.
+            let m_any = if k % 7 == 0 { rng.next() as i32 } else { m };
+            let shift = (rng.next() % 40) as i32 - 33;
+            let zp = (rng.next() % 256) as i32 - 128;
+            let lo = if k % 2 == 0 { -128 } else { zp };
+            let want = requantize_reference(acc, m, shift, zp, lo, 127);
+            assert_eq!(requantize_wide(acc, m, shift, zp, lo, 127), want, "{acc} {m} {shift}");
+            let want_any = requantize_reference(acc, m_any, shift, zp, lo, 127);
+            assert_eq!(requantize_narrow(acc, m_any, shift, zp, lo, 127), want_any);
         }
     }
 

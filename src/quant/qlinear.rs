@@ -189,15 +189,14 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         acc
     }
 
-    /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)`.
+    /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)` for every output.
     #[inline]
     fn requantize(&self, acc: &[i32; OUT], y: &mut [i8; OUT]) {
         let z = i32::from(self.output_zero_point);
         let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
         for o in 0..OUT {
-            let v = requantize_one(acc[o], self.multiplier[o], i32::from(self.shift[o]));
-            // `max` then `min` (not `clamp`, which panics if lo > hi).
-            y[o] = v.saturating_add(z).max(lo).min(hi) as i8;
+            let (m, s) = (self.multiplier[o], i32::from(self.shift[o]));
+            y[o] = requantize(acc[o], m, s, z, lo, hi);
         }
     }
 }
@@ -304,24 +303,18 @@ const ROWS: usize = 1;
 ))]
 const ROWS: usize = 4;
 
-/// The requantization: on targets without a 32×32→64 multiply the bit-identical 32-bit form,
-/// elsewhere the 64-bit one (one `smull` on a Cortex-M4).
+/// The output stage: on targets without a 32×32→64 multiply the bit-identical 32-bit form
+/// ([`multiply_by_quantized_multiplier_fast`](crate::quant::multiply_by_quantized_multiplier_fast)),
+/// elsewhere one 64-bit product and a one-add second rounding (one `smull` on a Cortex-M4);
+/// both give TFLite's bytes for every input (tested against the reference).
 ///
 /// ARMv6-M (Cortex-M0/M0+/M1) is recognized as the Arm target without 32-bit compare-and-swap
 /// atomics: stable Rust does not expose Arm's architecture features to `cfg`, and ARMv6-M is
 /// the one Arm profile that lacks both `ldrex`/`strex` and `smull`.
 #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
-#[inline]
-fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
-    crate::quant::fixed_point::multiply_by_quantized_multiplier_fast(acc, m, shift)
-}
-
-/// The requantization (64-bit reference form).
+use crate::quant::fixed_point::requantize_narrow as requantize;
 #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
-#[inline]
-fn requantize_one(acc: i32, m: i32, shift: i32) -> i32 {
-    crate::quant::fixed_point::multiply_by_quantized_multiplier_wide(acc, m, shift)
-}
+use crate::quant::fixed_point::requantize_wide as requantize;
 
 impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> for QLinear<IN, OUT> {
     type Output = [[i8; OUT]; B];
