@@ -249,8 +249,25 @@ pub(crate) fn requantize_wide(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi
 )]
 #[inline(always)]
 pub(crate) fn requantize_narrow(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi: i32) -> i8 {
-    let v = multiply_by_quantized_multiplier_fast(acc, m, shift);
-    v.saturating_add(zp).max(lo).min(hi) as i8
+    // −2^20 ≤ acc < 2^20 (one shift, no constant to load); e = −shift in 0..=31.
+    let in_range = (((acc >> 20) + 1) as u32) < 2;
+    let e = shift.wrapping_neg() as u32;
+    let v = if in_range && m >= 0 && e <= 31 {
+        let m0 = m & 0x7ff;
+        let m1 = (m >> 11) & 0x7ff;
+        let m2 = m >> 22;
+        // |acc·m₀| < 2^31 and, at acc = −2^20, acc·m₁ + q₀ ≥ −2^31: no overflow.
+        let q0 = (acc * m0) >> 11;
+        let q1 = (acc * m1 + q0) >> 11;
+        let t = (acc * m2 + (1 << 8) + q1) >> 9;
+        // |t| ≤ 2^20: no overflow below, nor in the zero point's addition.
+        let nudge = ((1u32 << e) >> 1) as i32;
+        let neg = if nudge != 0 { t >> 31 } else { 0 };
+        ((t + nudge + neg) >> e) + zp
+    } else {
+        multiply_by_quantized_multiplier(acc, m, shift).saturating_add(zp)
+    };
+    v.max(lo).min(hi) as i8
 }
 
 /// The output stage by the book: `clamp(zp + MBQM(acc, m, shift), lo, hi)` with
@@ -301,11 +318,19 @@ mod tests {
         let mut rng = Xs(7);
         for e in 0..=31u32 {
             for t in (-70_000..=70_000).chain([i32::MIN / 2, (1 << 30) - 1, -(1 << 30)]) {
-                assert_eq!(round_shift(t, e), rounding_divide_by_pot(t, e as i32), "{t} {e}");
+                assert_eq!(
+                    round_shift(t, e),
+                    rounding_divide_by_pot(t, e as i32),
+                    "{t} {e}"
+                );
             }
             for _ in 0..20_000 {
                 let t = (rng.next() as i32) >> 2; // |t| < 2^30
-                assert_eq!(round_shift(t, e), rounding_divide_by_pot(t, e as i32), "{t} {e}");
+                assert_eq!(
+                    round_shift(t, e),
+                    rounding_divide_by_pot(t, e as i32),
+                    "{t} {e}"
+                );
             }
         }
     }
@@ -313,7 +338,16 @@ mod tests {
     #[test]
     fn output_stages_equal_the_reference() {
         let mut rng = Xs(8);
-        let specials = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
+        let specials = [
+            i32::MIN,
+            i32::MIN + 1,
+            -1,
+            0,
+            1,
+            i32::MAX,
+            1 << 30,
+            -(1 << 30),
+        ];
         for k in 0..3_000_000u32 {
             let acc = match k % 3 {
                 0 => rng.next() as i32,
@@ -331,9 +365,35 @@ mod tests {
             let zp = (rng.next() % 256) as i32 - 128;
             let lo = if k % 2 == 0 { -128 } else { zp };
             let want = requantize_reference(acc, m, shift, zp, lo, 127);
-            assert_eq!(requantize_wide(acc, m, shift, zp, lo, 127), want, "{acc} {m} {shift}");
+            assert_eq!(
+                requantize_wide(acc, m, shift, zp, lo, 127),
+                want,
+                "{acc} {m} {shift}"
+            );
             let want_any = requantize_reference(acc, m_any, shift, zp, lo, 127);
             assert_eq!(requantize_narrow(acc, m_any, shift, zp, lo, 127), want_any);
+        }
+    }
+
+    #[test]
+    fn narrow_stage_is_exact_over_its_whole_window() {
+        let mut rng = Xs(9);
+        let mut cases = vec![(i32::MAX, 0), (1 << 30, -31), (1717986918, -3), (0, 0)];
+        for _ in 0..4 {
+            cases.push((
+                (1 << 30) | (rng.next() >> 2) as i32,
+                -((rng.next() % 32) as i32),
+            ));
+        }
+        for (m, shift) in cases {
+            for acc in -(1 << 20) - 2..(1 << 20) + 2 {
+                let want = requantize_reference(acc, m, shift, 3, -128, 127);
+                assert_eq!(
+                    requantize_narrow(acc, m, shift, 3, -128, 127),
+                    want,
+                    "{acc} {m} {shift}"
+                );
+            }
         }
     }
 
