@@ -378,12 +378,19 @@ mod tests {
     #[test]
     fn narrow_stage_is_exact_over_its_whole_window() {
         let mut rng = Xs(9);
-        let mut cases = vec![(i32::MAX, 0), (1 << 30, -31), (1717986918, -3), (0, 0)];
-        for _ in 0..4 {
-            cases.push((
+        let mut cases = [
+            (i32::MAX, 0),
+            (1 << 30, -31),
+            (1717986918, -3),
+            (0, 0),
+            (0, 0),
+            (0, 0),
+        ];
+        for c in &mut cases[4..] {
+            *c = (
                 (1 << 30) | (rng.next() >> 2) as i32,
                 -((rng.next() % 32) as i32),
-            ));
+            );
         }
         for (m, shift) in cases {
             for acc in -(1 << 20) - 2..(1 << 20) + 2 {
