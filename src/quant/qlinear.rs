@@ -15,7 +15,8 @@ use crate::quant::params::QParams;
 /// ```
 ///
 /// where `MBQM` is TFLite's double-rounding
-/// [`multiply_by_quantized_multiplier`] of the real factor `s_in · s_w[o] / s_out`:
+/// [`multiply_by_quantized_multiplier`](crate::quant::multiply_by_quantized_multiplier) of the
+/// real factor `s_in · s_w[o] / s_out`:
 ///
 /// - weights: symmetric, per output channel: `w_real[i][o] = s_w[o] · weight[o][i]`, zero
 ///   point 0, values in `−127..=127`;
@@ -187,8 +188,9 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         }
     }
 
-    /// [`accumulate_plain`] and the output stage fused, output by output: no accumulator
-    /// array, so on the Cortex-M0 the output stage's values stay in registers.
+    /// The plain kernel (one [`dot`] per output) and the output stage fused, output by
+    /// output: no accumulator array, so on the Cortex-M0 the output stage's values stay in
+    /// registers.
     #[inline(always)]
     fn forward_row_plain(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
         let z = i32::from(self.output_zero_point);
@@ -217,7 +219,8 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
 
 /// Whether this target accumulates in blocks of 4 output rows ([`accumulate_blocked`]):
 /// microcontrollers with enough registers (ARMv7-M/ARMv8-M, RISC-V). Elsewhere
-/// [`accumulate_plain`]. Both kernels are compiled (and tested) on every target.
+/// the plain kernel ([`QLinear::forward_row_plain`]). Both are compiled (and tested) on every
+/// target.
 const BLOCKED: bool = cfg!(any(
     all(target_arch = "arm", target_has_atomic = "32"),
     target_arch = "riscv32"
