@@ -195,8 +195,7 @@ pub fn multiply_by_quantized_multiplier_fast(x: i32, m: i32, shift: i32) -> i32 
 /// For `t ≥ 0` that is `floor(t/2^e + 1/2)` (half up, i.e. away from zero); for `t < 0`,
 /// `floor((t + 2^(e−1) − 1) / 2^e)` rounds a tie down, again away from zero, and everything
 /// else to nearest: the same as TFLite's remainder-and-threshold form. Exact whenever the sum
-/// does not overflow (`t ≤ i32::MAX − 2^(e−1)`, e.g. `|t| < 2^30`); [`requantize_wide`] also
-/// covers the rest.
+/// does not overflow (`t ≤ i32::MAX − 2^(e−1)`, e.g. `|t| ≤ 2^30`).
 #[inline(always)]
 pub(crate) fn round_shift(t: i32, e: u32) -> i32 {
     let nudge = ((1u32 << e) >> 1) as i32;
@@ -209,36 +208,31 @@ pub(crate) fn round_shift(t: i32, e: u32) -> i32 {
 /// [`multiply_by_quantized_multiplier`] for every input with `m ≥ 0` (a `QLinear`'s
 /// multipliers always are: 0 or in `[2^30, 2^31)`).
 ///
-/// For `shift ≤ 0` (every layer of a calibrated model in practice) the first rounding is one
-/// 64-bit `(acc·m + 2^30) >> 31` (what gemmlowp's nudge-and-truncate amounts to) and the
-/// second is [`round_shift`], its sum taken as a `u32` when `t ≥ 0` so that it cannot
-/// overflow. Other shifts take the reference.
+/// For `shift ≤ 0` and `|acc| ≤ 2^30` (every layer of a calibrated model in practice) the
+/// first rounding is `floor((acc·m + 2^30) / 2^31)` (what gemmlowp's nudge-and-truncate
+/// amounts to), computed as the rounded high word of `2·acc·m`, and the second is
+/// [`round_shift`]. Other inputs take the reference.
 #[cfg_attr(
     all(target_arch = "arm", not(target_has_atomic = "32")),
     allow(dead_code)
 )]
 #[inline(always)]
 pub(crate) fn requantize_wide(acc: i32, m: i32, shift: i32, zp: i32, lo: i32, hi: i32) -> i8 {
-    let v = if (-31..=0).contains(&shift) {
-        // m ≥ 0 excludes SRDHM's one overflow (acc = m = i32::MIN); |acc·m + 2^30| < 2^62.
-        let t = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
-        let e = shift.unsigned_abs();
+    let e = shift.wrapping_neg() as u32;
+    // −2^30 ≤ acc < 2^30 (the sign bit of acc + 2^30); e = −shift in 0..=31.
+    let v = if acc.wrapping_add(1 << 30) >= 0 && e <= 31 {
+        // floor((acc·m + 2^30) / 2^31) = (2·acc·m + 2^31) >> 32: the high word of a rounded
+        // product (one `smmulr` on a Cortex-M4); 2·acc does not overflow here.
+        let t = ((i64::from(acc << 1) * i64::from(m) + (1 << 31)) >> 32) as i32;
+        // |t| ≤ |acc| ≤ 2^30 (m < 2^31): neither the rounding nor the zero point overflows.
         let nudge = ((1u32 << e) >> 1) as i32;
-        // −[t < 0] is t >> 31, needed only when there is a rounding (e > 0).
         let neg = if nudge != 0 { t >> 31 } else { 0 };
-        // `t + nudge` may exceed i32::MAX (t ≥ 0 only): then it is exact as a u32, and the
-        // shift of a non-negative sum is logical.
-        let sum = t.wrapping_add(nudge).wrapping_add(neg);
-        if t >= 0 {
-            ((sum as u32) >> e) as i32
-        } else {
-            sum >> e
-        }
+        ((t + nudge + neg) >> e) + zp
     } else {
-        multiply_by_quantized_multiplier(acc, m, shift)
+        multiply_by_quantized_multiplier(acc, m, shift).saturating_add(zp)
     };
     // `max` then `min`, not `clamp`, which panics if lo > hi.
-    v.saturating_add(zp).max(lo).min(hi) as i8
+    v.max(lo).min(hi) as i8
 }
 
 /// The kernels' output stage on targets without a 32×32→64 multiply:
