@@ -1,10 +1,14 @@
-"""Generates tests/data/quant/*.json: int8 fully connected models run by TFLite's own interpreter.
+"""Generates tests/data/quant/*.json: int8 fully connected models run by TFLite's own interpreters.
 
-The reference is the official `ai-edge-litert` package (LiteRT, formerly TensorFlow Lite): this
-script writes real .tflite flatbuffers with the schema bindings the package ships
-(`ai_edge_litert.schema_py_generated`) and runs them with `ai_edge_litert.interpreter`, once with
-the reference kernels (`BUILTIN_REF`) and once with the optimized ones (`BUILTIN`), which must agree
-byte for byte. The int8 outputs recorded are TFLite's, not a re-implementation's.
+This script writes real .tflite flatbuffers with the schema bindings that the official
+`ai-edge-litert` package ships (`ai_edge_litert.schema_py_generated`) and runs them with two
+official interpreters; the int8 outputs recorded are theirs, not a re-implementation's:
+
+- TFLite Micro (`tflite-micro` package), `tflm_*` arrays: its default requantization is the double
+  rounding (as CMSIS-NN's), which constnn implements; the tests match these byte for byte;
+- LiteRT (`ai-edge-litert`, desktop TFLite), `litert_*` arrays, run once with the reference kernels
+  (`BUILTIN_REF`) and once with the optimized ones (`BUILTIN`), which must agree byte for byte. Its
+  build uses TFLite's single rounding, so a few outputs differ from TFLite Micro's by one step.
 
 Two fixtures:
 
@@ -22,7 +26,8 @@ Two fixtures:
   FULLY_CONNECTED -> int8 logits -> DEQUANTIZE on 40 float test rows. constnn must find the same
   ranges, scales, zero points, weights and biases from the float model, and TFLite's outputs.
 
-Run: python3 -m venv /tmp/tfl && /tmp/tfl/bin/pip install ai-edge-litert==2.3.0 numpy flatbuffers
+Run: python3 -m venv /tmp/tfl
+     /tmp/tfl/bin/pip install ai-edge-litert==2.3.0 tflite-micro==0.dev20261023182759 numpy flatbuffers
      /tmp/tfl/bin/python tests/data/quant/make_quant_fixtures.py
 """
 
