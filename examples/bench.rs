@@ -10,11 +10,15 @@
 //! - data: a bank of 8 fixed batches, `x ~ N(0, 1)` ([`standard_normal`]), class of row `r`
 //!   of bank batch `b`: `(r·7 + b·3 + (r·b) % 5) % OUT` (the peers' formula), cycled through;
 //! - inference = `forward` + [`argmax`] of every row;
+//! - int8 inference (configs D and M, `mode=infer_int8`): the model quantized after training
+//!   (`constnn::quant`, calibrated on the 8 bank batches), timed from the same `f32` batch:
+//!   `quantize_input` + int8 `forward` + [`argmax_i8`] of every row (stderr also times it
+//!   from already-quantized input, `mode=infer_int8_preq`);
 //! - timing: double the iteration count until one run takes ≥ REP_SECS/4 (75 ms; this is
 //!   also the warm-up), scale to ~REP_SECS per repetition, REPS repetitions, report the median.
 //!
 //! stdout, one line per config and mode:
-//! `peer=constnn config=<T|D|M> mode=<train|infer> steps_per_s=<f> ns_per_step=<f>`;
+//! `peer=constnn config=<T|D|M> mode=<train|infer|infer_int8> steps_per_s=<f> ns_per_step=<f>`;
 //! stderr: `#` lines with the FLOPs per step, min/median/max and GFLOP/s per line, and a
 //! sanity line per config (loss on bank batch 0 before/after, parameters finite).
 //!
@@ -27,6 +31,7 @@
 //!
 //! Run: `cargo run --release --example bench`, or with `RUSTFLAGS="-C target-cpu=native"`.
 
+use constnn::quant::{Calibration, argmax_i8};
 use constnn::{
     Adam, AdamW, Batch, CacheOf, CrossEntropy, GradsOf, Linear, Module, Momentum, Optimizer,
     Params, Relu, RmsProp, Sgd, Trainer, XorShiftRng, Zeroed, argmax, cross_entropy,
@@ -158,7 +163,7 @@ fn param_hash<P: Params>(p: &P) -> u64 {
     h
 }
 
-fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg: &str) {
+fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg: &str, int8: bool) {
     let (f_train, f_infer) = (flops(true, IN, H, OUT, N), flops(false, IN, H, OUT, N));
     eprintln!(
         "# peer=constnn config={cfg} shape={IN}-{H}-{OUT} batch={N} useful_flops_per_step: \
@@ -245,6 +250,46 @@ fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg:
     });
     report(cfg, "infer", &ns, iters, f_infer, true);
 
+    if int8 {
+        let mut calibration = Calibration::<(Linear<IN, H>, Relu, Linear<H, OUT>)>::new();
+        for (x, _) in &bank {
+            calibration.observe(&*model, x);
+        }
+        let q = Box::new(calibration.quantize(&*model).expect("calibrated"));
+        let mut agree = 0;
+        for (x, _) in &bank {
+            let classes = q.classify(&q.quantize_input(x));
+            let logits = model.forward(x);
+            agree += (0..N).filter(|&r| classes[r] == argmax(&logits[r])).count();
+        }
+        eprintln!(
+            "# peer=constnn config={cfg} int8: {} bytes (f32: {}), argmax agreement with f32 on \
+             the bank {agree}/{}",
+            size_of_val(&*q),
+            size_of_val(&*model),
+            BANK * N
+        );
+        let (ns, iters) = measure(|k| {
+            for s in 0..k {
+                let (x, _) = &bank[s as usize % BANK];
+                let q = black_box(&*q);
+                let logits = q.forward(&q.quantize_input(black_box(x)));
+                let classes: [usize; N] = core::array::from_fn(|r| argmax_i8(&logits[r]));
+                black_box(&classes);
+            }
+        });
+        report(cfg, "infer_int8", &ns, iters, f_infer, true);
+        let xq: Vec<[[i8; IN]; N]> = bank.iter().map(|(x, _)| q.quantize_input(x)).collect();
+        let (ns, iters) = measure(|k| {
+            for s in 0..k {
+                let logits = black_box(&*q).forward(black_box(&xq[s as usize % BANK]));
+                let classes: [usize; N] = core::array::from_fn(|r| argmax_i8(&logits[r]));
+                black_box(&classes);
+            }
+        });
+        report(cfg, "infer_int8_preq", &ns, iters, f_infer, false);
+    }
+
     if env_or("BENCH_FUSED", 0u32) == 1 {
         // The same step without a gradient buffer (bit-identical parameters).
         let (ns, iters) = measure(|k| {
@@ -317,12 +362,12 @@ fn main() {
         rep_secs()
     );
     if config_selected("T") {
-        bench::<4, 16, 3, 8>("T");
+        bench::<4, 16, 3, 8>("T", false);
     }
     if config_selected("D") {
-        bench::<64, 32, 10, 10>("D");
+        bench::<64, 32, 10, 10>("D", true);
     }
     if config_selected("M") {
-        bench::<784, 128, 10, 32>("M");
+        bench::<784, 128, 10, 32>("M", true);
     }
 }

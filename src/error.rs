@@ -51,6 +51,18 @@ pub enum Error {
     /// The update would make (buffered step: nothing was updated) or has made (fused step)
     /// a parameter NaN or infinite.
     NonFiniteParameters,
+    // quantization
+    /// Quantization was asked for before any calibration data was observed.
+    CalibrationEmpty,
+    /// A calibration value (the model's input or a layer's output), a weight or a bias is NaN
+    /// or infinite, so no quantization range can be chosen.
+    QuantizationNotFinite,
+    /// A quantization scale is not finite and strictly positive, or a requantization
+    /// multiplier `s_in·s_w / s_out` is too large for TFLite's fixed-point form (≥ 2^30).
+    ScaleOutOfRange,
+    /// A `Relu` to quantize does not follow a `Linear`: the int8 ReLU exists only as the
+    /// preceding layer's clamp, so its input must have zero point −128 (all values ≥ 0).
+    ReluNotFused,
 }
 
 /// Which hyperparameter [`Error::InvalidHyperparameter`] is about.
@@ -125,6 +137,17 @@ impl fmt::Display for Error {
             Error::NonFiniteParameters => {
                 f.write_str("the update overflows: a parameter would be NaN or infinite")
             }
+            // quantization
+            Error::CalibrationEmpty => f.write_str("no calibration data was observed"),
+            Error::QuantizationNotFinite => f.write_str(
+                "a calibration value, weight or bias is NaN or infinite: it cannot be quantized",
+            ),
+            Error::ScaleOutOfRange => f.write_str(
+                "a quantization scale is not finite and positive, or a requantization multiplier is out of range",
+            ),
+            Error::ReluNotFused => f.write_str(
+                "a Relu can only be quantized right after a Linear (as that layer's clamp)",
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@ mod memory;
 mod metrics;
 mod module;
 mod optim;
+pub mod quant;
 mod signature;
 mod train;
 mod tuple;

@@ -1,0 +1,444 @@
+//! The int8 fully connected layer.
+
+use crate::error::Error;
+use crate::module::Module;
+use crate::quant::fixed_point::quantize_multiplier;
+use crate::quant::params::QParams;
+
+/// An int8 fully connected layer (inference only): TFLite's per-channel int8 `FULLY_CONNECTED`.
+///
+/// For an int8 input row `x` (zero point `z_in`) and each output `o`:
+///
+/// ```text
+/// acc[o] = bias[o] + Σ_i (x[i] − z_in) · w[o][i]                 (i32)
+/// y[o]   = clamp(z_out + MBQM(acc[o], multiplier[o], shift[o]), act_min, act_max)
+/// ```
+///
+/// where `MBQM` is TFLite's double-rounding
+/// [`multiply_by_quantized_multiplier`](crate::quant::multiply_by_quantized_multiplier) of the
+/// real factor `s_in · s_w[o] / s_out`:
+///
+/// - weights: symmetric, per output channel: `w_real[i][o] = s_w[o] · weight[o][i]`, zero
+///   point 0, values in `−127..=127`;
+/// - bias: `i32` at scale `s_in · s_w[o]`, zero point 0;
+/// - input and output: asymmetric int8 ([`QParams`]);
+/// - a fused ReLU is the clamp `act_min = z_out` (the real value 0), otherwise the clamp is
+///   the int8 range.
+///
+/// **Layout**: `weight[o]` is the row of output `o`, `[[i8; IN]; OUT]` (TFLite's `[out, in]`
+/// filter layout, and the transpose of [`Linear`](crate::Linear)'s `weight[i][o]`): each
+/// output's dot product reads one contiguous row. At construction the input zero point is
+/// folded into the bias, `bias'[o] = bias[o] − z_in · Σ_i w[o][i]` (as CMSIS-NN does), so the
+/// inner loop is a pure `Σ x·w` in `i32` (wrapping, which is the same sum modulo 2^32).
+///
+/// Memory: `IN·OUT + 9·OUT + 12` bytes rounded up to a multiple of 4 (weights; per output a
+/// folded bias, a multiplier and a shift; the input and output scales and zero points and the
+/// clamp): 2348 for `QLinear<64, 32>`, 424 for `QLinear<32, 10>`.
+///
+/// # Examples
+///
+/// ```
+/// use constnn::Module;
+/// use constnn::quant::{QLinear, QParams};
+///
+/// let input = QParams { scale: 0.5, zero_point: 0 };
+/// let output = QParams { scale: 1.0, zero_point: -10 };
+/// // y = 0.5·(x·w + bias) with w = [1, 2], weight scale 1.
+/// let q = QLinear::<2, 1>::from_quantized([[1, 2]], [4], &[1.0], input, output, false)?;
+/// assert_eq!(q.forward(&[[2, 3]]), [[-10 + 6]]); // 0.5·(2 + 6 + 4) = 6
+/// # Ok::<(), constnn::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QLinear<const IN: usize, const OUT: usize> {
+    weight: [[i8; IN]; OUT],
+    /// `bias[o] − z_in · Σ_i weight[o][i]`, wrapping.
+    folded_bias: [i32; OUT],
+    multiplier: [i32; OUT],
+    shift: [i8; OUT],
+    /// The scales as bits, so that the layer is `Eq`; four `i8` fields pack after them.
+    input_scale: u32,
+    output_scale: u32,
+    input_zero_point: i8,
+    output_zero_point: i8,
+    act_min: i8,
+    act_max: i8,
+}
+
+impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
+    /// A layer from its quantized parts, as stored in a TFLite model: int8 weights
+    /// `weight[o][i]`, `i32` bias at scale `s_in · weight_scales[o]`, the per-channel weight
+    /// scales, the input and output parameters, and whether a ReLU is fused.
+    ///
+    /// The requantization constants are `quantize_multiplier(s_in · s_w[o] / s_out)` with the
+    /// product and quotient in `f64` from the `f32` scales, as TFLite computes them. A weight
+    /// scale of 0 (an all-zero channel) gives multiplier 0: that output is `z_out`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScaleOutOfRange`] if a scale is not finite and positive (a weight scale may be
+    /// 0), or a multiplier is out of range ([`quantize_multiplier`]).
+    pub fn from_quantized(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        weight_scales: &[f32; OUT],
+        input: QParams,
+        output: QParams,
+        relu: bool,
+    ) -> Result<Self, Error> {
+        let input = input.validate()?;
+        let output = output.validate()?;
+        let mut multiplier = [0; OUT];
+        let mut shift = [0; OUT];
+        let mut folded_bias = [0; OUT];
+        for o in 0..OUT {
+            let s_w = weight_scales[o];
+            if !(s_w.is_finite() && s_w >= 0.0) {
+                return Err(Error::ScaleOutOfRange);
+            }
+            let real = f64::from(input.scale) * f64::from(s_w) / f64::from(output.scale);
+            let (m, s) = quantize_multiplier(real)?;
+            multiplier[o] = m;
+            // quantize_multiplier returns shifts in -31..=30.
+            shift[o] = s as i8;
+            let sum = weight[o]
+                .iter()
+                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+            folded_bias[o] = bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum));
+        }
+        Ok(Self {
+            weight,
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min: if relu { output.zero_point } else { -128 },
+            act_max: 127,
+        })
+    }
+
+    /// The int8 weights, `weight()[o][i]` (one row per output).
+    pub fn weight(&self) -> &[[i8; IN]; OUT] {
+        &self.weight
+    }
+
+    /// The `i32` bias (at scale `s_in · s_w[o]`), as stored in a TFLite model: the folded bias
+    /// with `z_in · Σ_i w[o][i]` added back.
+    pub fn bias(&self) -> [i32; OUT] {
+        let z = i32::from(self.input_zero_point);
+        core::array::from_fn(|o| {
+            let sum = self.weight[o]
+                .iter()
+                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+            self.folded_bias[o].wrapping_add(z.wrapping_mul(sum))
+        })
+    }
+
+    /// The bias with the input zero point folded in: `bias[o] − z_in · Σ_i w[o][i]`.
+    pub fn folded_bias(&self) -> &[i32; OUT] {
+        &self.folded_bias
+    }
+
+    /// The per-channel Q0.31 multipliers (see [`quantize_multiplier`]).
+    pub fn multiplier(&self) -> &[i32; OUT] {
+        &self.multiplier
+    }
+
+    /// The per-channel shifts (positive = left; see [`quantize_multiplier`]).
+    pub fn shift(&self) -> &[i8; OUT] {
+        &self.shift
+    }
+
+    /// The quantization of the input.
+    pub fn input(&self) -> QParams {
+        QParams {
+            scale: f32::from_bits(self.input_scale),
+            zero_point: self.input_zero_point,
+        }
+    }
+
+    /// The quantization of the output.
+    pub fn output(&self) -> QParams {
+        QParams {
+            scale: f32::from_bits(self.output_scale),
+            zero_point: self.output_zero_point,
+        }
+    }
+
+    /// The output clamp `(act_min, act_max)`: `(z_out, 127)` with a fused ReLU, else
+    /// `(−128, 127)`.
+    pub fn activation_range(&self) -> (i8, i8) {
+        (self.act_min, self.act_max)
+    }
+
+    /// One input row to one output row. Not inlined on the Cortex-M0: there the input row of
+    /// the second layer lives on the stack, and Thumb-1 cannot index from `sp` with a
+    /// register, so an inlined loop recomputes the address of every byte (9 instructions per
+    /// product instead of 7); through a call, the row's address is in a register.
+    #[cfg_attr(all(target_arch = "arm", not(target_has_atomic = "32")), inline(never))]
+    #[cfg_attr(not(all(target_arch = "arm", not(target_has_atomic = "32"))), inline)]
+    fn forward_row(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        if BLOCKED {
+            let acc = accumulate_blocked(&self.weight, &self.folded_bias, x);
+            self.requantize(&acc, y);
+        } else {
+            self.forward_row_plain(x, y);
+        }
+    }
+
+    /// The plain kernel (one [`dot`] per output) and the output stage fused, output by
+    /// output: no accumulator array, so on the Cortex-M0 the output stage's values stay in
+    /// registers.
+    #[inline(always)]
+    fn forward_row_plain(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        let z = i32::from(self.output_zero_point);
+        let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+        let params = self
+            .folded_bias
+            .iter()
+            .zip(&self.multiplier)
+            .zip(&self.shift);
+        for ((row, ((&b, &m), &s)), yo) in self.weight.iter().zip(params).zip(y) {
+            *yo = requantize(dot(x, row, b), m, i32::from(s), z, lo, hi);
+        }
+    }
+
+    /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)` for every output.
+    #[inline]
+    fn requantize(&self, acc: &[i32; OUT], y: &mut [i8; OUT]) {
+        let z = i32::from(self.output_zero_point);
+        let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+        for o in 0..OUT {
+            let (m, s) = (self.multiplier[o], i32::from(self.shift[o]));
+            y[o] = requantize(acc[o], m, s, z, lo, hi);
+        }
+    }
+}
+
+/// Whether this target accumulates in blocks of 4 output rows ([`accumulate_blocked`]):
+/// microcontrollers with enough registers (ARMv7-M/ARMv8-M, RISC-V). Elsewhere
+/// the plain kernel ([`QLinear::forward_row_plain`]). Both are compiled (and tested) on every
+/// target.
+const BLOCKED: bool = cfg!(any(
+    all(target_arch = "arm", target_has_atomic = "32"),
+    target_arch = "riscv32"
+));
+
+/// `b + Σ_i x[i]·w[i]`. Its own function on the Cortex-M0, so that the register allocation of
+/// the output stage around it cannot disturb its 7-instruction loop (inlined, the loop has
+/// picked up register moves); a call per output costs less.
+#[cfg_attr(all(target_arch = "arm", not(target_has_atomic = "32")), inline(never))]
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
+    inline(always)
+)]
+fn dot<const IN: usize>(x: &[i8; IN], w: &[i8; IN], b: i32) -> i32 {
+    x.iter().zip(w).fold(b, |a, (&xi, &wi)| {
+        a.wrapping_add(i32::from(xi) * i32::from(wi))
+    })
+}
+
+/// One row at a time, a plain reduction per output (fused with the output stage in
+/// [`QLinear::forward_row_plain`]). The kernel of:
+///
+/// - the Cortex-M0, where it is the tightest loop LLVM makes (`ldrsb`, `ldrsb`, `muls`, `adds`
+///   and the loop test: 7 instructions per product): Thumb-1's `ldrsb` only takes a register
+///   offset and the core has 8 low registers, so blocking rows or unrolling makes LLVM spill
+///   and rematerialize offsets, which costs more than it saves;
+/// - hosts with SIMD (x86-64, AArch64), where LLVM vectorizes this reduction (at
+///   `opt-level = 3` on x86-64: sign extension and `pmaddwd`), which the blocked form prevents.
+#[cfg(test)]
+fn accumulate_plain<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    bias: &[i32; OUT],
+    x: &[i8; IN],
+) -> [i32; OUT] {
+    let mut acc = *bias;
+    for (a, row) in acc.iter_mut().zip(w) {
+        for (&xi, &wi) in x.iter().zip(row) {
+            *a = a.wrapping_add(i32::from(xi) * i32::from(wi));
+        }
+    }
+    acc
+}
+
+/// Blocks of 4 output rows, four inputs per loop trip: each input loaded serves the 4 rows,
+/// with one loop counter update per 16 products, even at `opt-level = "s"` (the block is
+/// written out row by row: `opt-level = "s"` would not unroll a loop over rows).
+///
+/// The input is first packed two values per word, `(x[2k] as u16) | (x[2k+1] << 16)`, once
+/// per row: one load then serves two inputs, and on a Cortex-M4 LLVM multiplies the halves
+/// straight from the word (`smlabb` and `smlatb`, no extraction). That leaves 40 instructions
+/// per 16 products (16 weight loads and 16 multiply-accumulates among them) against 48 from
+/// `i8` inputs. The buffer has `IN` words, the first `IN/2` used, as `IN/2` cannot be a
+/// type's length. Rows left over after the blocks, and inputs after the last multiple of 4,
+/// go one at a time.
+#[inline(always)]
+fn accumulate_blocked<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    bias: &[i32; OUT],
+    x: &[i8; IN],
+) -> [i32; OUT] {
+    let mut acc = *bias;
+    let (pairs, _) = x.as_chunks::<2>();
+    let mut packed = [0u32; IN];
+    for (p, xs) in packed.iter_mut().zip(pairs) {
+        *p = u32::from(xs[0] as u16) | (u32::from(xs[1] as u16) << 16);
+    }
+    let (quads, _) = packed.as_chunks::<2>();
+    let tail_start = IN - IN % 4;
+    let (rows, rest) = w.as_chunks::<4>();
+    let (accs, acc_rest) = acc.as_chunks_mut::<4>();
+    for ([w0, w1, w2, w3], s) in rows.iter().zip(accs) {
+        let [mut a0, mut a1, mut a2, mut a3] = *s;
+        let (c0, _) = w0.as_chunks::<4>();
+        let (c1, _) = w1.as_chunks::<4>();
+        let (c2, _) = w2.as_chunks::<4>();
+        let (c3, _) = w3.as_chunks::<4>();
+        for ((((xk, k0), k1), k2), k3) in quads.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+            let (p, q) = (xk[0] as i32, xk[1] as i32);
+            // The low halves sign-extended, and the high halves: x[4k..4k+4].
+            let (x0, x1, x2, x3) = ((p << 16) >> 16, p >> 16, (q << 16) >> 16, q >> 16);
+            let mac = |a: i32, k: &[i8; 4]| {
+                a.wrapping_add(x0 * i32::from(k[0]))
+                    .wrapping_add(x1 * i32::from(k[1]))
+                    .wrapping_add(x2 * i32::from(k[2]))
+                    .wrapping_add(x3 * i32::from(k[3]))
+            };
+            a0 = mac(a0, k0);
+            a1 = mac(a1, k1);
+            a2 = mac(a2, k2);
+            a3 = mac(a3, k3);
+        }
+        let tail = |a: i32, row: &[i8; IN]| {
+            x[tail_start..]
+                .iter()
+                .zip(&row[tail_start..])
+                .fold(a, |a, (&x, &w)| a.wrapping_add(i32::from(x) * i32::from(w)))
+        };
+        *s = [tail(a0, w0), tail(a1, w1), tail(a2, w2), tail(a3, w3)];
+    }
+    for (row, a) in rest.iter().zip(acc_rest) {
+        *a = dot(x, row, *a);
+    }
+    acc
+}
+
+/// The output stage: on targets without a 32×32→64 multiply the bit-identical 32-bit form
+/// ([`multiply_by_quantized_multiplier_fast`](crate::quant::multiply_by_quantized_multiplier_fast)),
+/// elsewhere one 64-bit product and a one-add second rounding (one `smull` on a Cortex-M4);
+/// both give TFLite's bytes for every input (tested against the reference).
+///
+/// ARMv6-M (Cortex-M0/M0+/M1) is recognized as the Arm target without 32-bit compare-and-swap
+/// atomics: stable Rust does not expose Arm's architecture features to `cfg`, and ARMv6-M is
+/// the one Arm profile that lacks both `ldrex`/`strex` and `smull`.
+#[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+use crate::quant::fixed_point::requantize_narrow as requantize;
+#[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+use crate::quant::fixed_point::requantize_wide as requantize;
+
+impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> for QLinear<IN, OUT> {
+    type Output = [[i8; OUT]; B];
+
+    fn forward(&self, x: &[[i8; IN]; B]) -> [[i8; OUT]; B] {
+        let mut y = [[0; OUT]; B];
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            self.forward_row(xr, yr);
+        }
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::fixed_point::multiply_by_quantized_multiplier;
+
+    /// The plain definition, with the zero point subtracted in the loop (TFLite's reference).
+    fn reference<const IN: usize, const OUT: usize>(
+        q: &QLinear<IN, OUT>,
+        x: &[i8; IN],
+    ) -> [i8; OUT] {
+        let bias = q.bias();
+        let z_in = i32::from(q.input().zero_point);
+        core::array::from_fn(|o| {
+            let mut acc = bias[o];
+            for (&xi, &wi) in x.iter().zip(&q.weight()[o]) {
+                acc += (i32::from(xi) - z_in) * i32::from(wi);
+            }
+            let v = multiply_by_quantized_multiplier(acc, q.multiplier[o], q.shift[o].into());
+            (v + i32::from(q.output().zero_point)).clamp(q.act_min.into(), 127) as i8
+        })
+    }
+
+    #[test]
+    fn blocked_and_plain_kernels_agree() {
+        let mut state = 0x9e37_79b9u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        fn check<const IN: usize, const OUT: usize>(next: &mut impl FnMut() -> u32) {
+            let w: [[i8; IN]; OUT] =
+                core::array::from_fn(|_| core::array::from_fn(|_| next() as i8));
+            let b: [i32; OUT] = core::array::from_fn(|_| next() as i32);
+            for _ in 0..50 {
+                let x: [i8; IN] = core::array::from_fn(|_| next() as i8);
+                assert_eq!(accumulate_blocked(&w, &b, &x), accumulate_plain(&w, &b, &x));
+            }
+        }
+        check::<64, 32>(&mut next);
+        check::<32, 10>(&mut next);
+        check::<7, 5>(&mut next);
+        check::<3, 4>(&mut next);
+        check::<1, 1>(&mut next);
+        check::<133, 9>(&mut next);
+    }
+
+    #[test]
+    fn folded_kernel_equals_reference() {
+        let mut state = 0x1234_5678u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let weight: [[i8; 7]; 5] = core::array::from_fn(|_| core::array::from_fn(|_| next() as i8));
+        let bias: [i32; 5] = core::array::from_fn(|_| (next() % 4001) as i32 - 2000);
+        let scales = [0.01, 0.02, 0.005, 0.0, 0.03];
+        for relu in [false, true] {
+            let q = QLinear::from_quantized(
+                weight,
+                bias,
+                &scales,
+                QParams {
+                    scale: 0.05,
+                    zero_point: 17,
+                },
+                QParams {
+                    scale: 0.2,
+                    zero_point: -3,
+                },
+                relu,
+            )
+            .unwrap();
+            assert_eq!(q.bias(), bias);
+            for _ in 0..200 {
+                let x: [i8; 7] = core::array::from_fn(|_| next() as i8);
+                let want = reference(&q, &x);
+                assert_eq!(q.forward(&[x])[0], want);
+                // Both kernels, whichever this target uses.
+                let mut y = [0; 5];
+                q.forward_row_plain(&x, &mut y);
+                assert_eq!(y, want);
+                q.requantize(&accumulate_blocked(&q.weight, &q.folded_bias, &x), &mut y);
+                assert_eq!(y, want);
+            }
+        }
+    }
+}
