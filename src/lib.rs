@@ -16,7 +16,7 @@ mod memory;
 mod metrics;
 mod module;
 mod optim;
-
+mod sequential;
 mod train;
 mod tuple;
 
