@@ -69,8 +69,30 @@
 /// const _: () = constnn::assert_module::<Batch<1, 64>, Net>();
 /// ```
 ///
+/// [`InputInCache`](crate::InputInCache) (training on a batch written into the cache) needs
+/// a first layer that keeps its input, as for tuples; this does not compile:
+///
+/// ```compile_fail
+/// use constnn::{Batch, Linear, Relu, Sgd, Trainer, sequential};
+///
+/// sequential! {
+///     struct Net { act: Relu, out: Linear<4, 2> }
+/// }
+/// let mut trainer: Trainer<Net, Batch<2, 4>, Sgd> = Trainer::new(Sgd::new(0.1).unwrap());
+/// let _ = trainer.input_mut();
+/// ```
+///
 /// The struct takes 1 to 8 fields (as tuples do) and no generic parameters; a field can
-/// itself be a tuple or another `sequential!` model, for deeper networks.
+/// itself be a tuple or another `sequential!` model, for deeper networks. Nine fields are a
+/// compile error saying so:
+///
+/// ```compile_fail
+/// use constnn::{Relu, sequential};
+///
+/// sequential! {
+///     struct Deep { a: Relu, b: Relu, c: Relu, d: Relu, e: Relu, f: Relu, g: Relu, h: Relu, i: Relu }
+/// }
+/// ```
 #[macro_export]
 macro_rules! sequential {
     (

@@ -69,8 +69,11 @@ impl<const N: usize, T: Zeroed> Zeroed for BatchNormParams<N, T> {
 /// `dβ = Σ_b dy`, `dγ = Σ_b dy·x̂` and
 /// `dx = γ/(B·sqrt(var + eps)) · (B·dy − dβ − x̂·dγ)`.
 ///
-/// Every sum runs over the rows in order, the square root is exact and the arithmetic is
-/// IEEE `f32`, so the bits are the same on every target.
+/// The batch mean and variance come from the corrected two-pass algorithm (a first mean,
+/// its correction from the deviations, then the squared deviations), so a feature far from 0
+/// with a small spread keeps its precision in `f32`. Every sum runs over the rows in order,
+/// the square root is exact and the arithmetic is IEEE `f32`, so the bits are the same on
+/// every target.
 ///
 /// # Memory
 ///
@@ -208,44 +211,58 @@ impl<const N: usize> BatchNorm1d<N> {
         self.eval
     }
 
-    /// The batch's mean and `1 / sqrt(biased var + eps)` per feature, and `Σ_b (x − mean)²`.
-    fn batch_stats<const B: usize>(&self, x: &Batch<B, N>) -> ([f32; N], [f32; N], [f32; N]) {
+    /// The batch's statistics per feature, by the corrected two-pass algorithm (Chan, Golub
+    /// and LeVeque): a first mean `m = Σx / B`, its correction `r = Σ(x − m) / B`, then
+    /// `Σ(x − m − r)²`. The deviations `x − m − r` keep their precision however far the mean
+    /// is from 0 (a plain `x − m` carries the rounding of `m`, which is large against a small
+    /// spread: `ulp(mean) / σ` relative).
+    fn batch_stats<const B: usize>(&self, x: &Batch<B, N>) -> Stats<N> {
         let rows = B as f32;
-        let mut mean = [0.0f32; N];
+        let mut m = [0.0f32; N];
         for row in x {
-            for (m, &v) in mean.iter_mut().zip(row) {
+            for (m, &v) in m.iter_mut().zip(row) {
                 *m += v;
             }
         }
-        for m in &mut mean {
+        for m in &mut m {
             *m /= rows;
+        }
+        let mut r = [0.0f32; N];
+        for row in x {
+            for ((r, &v), &m) in r.iter_mut().zip(row).zip(&m) {
+                *r += v - m;
+            }
+        }
+        for r in &mut r {
+            *r /= rows;
         }
         let mut sq = [0.0f32; N];
         for row in x {
-            for ((s, &v), &m) in sq.iter_mut().zip(row).zip(&mean) {
-                let d = v - m;
-                *s += d * d;
+            for n in 0..N {
+                let d = (row[n] - m[n]) - r[n];
+                sq[n] += d * d;
             }
         }
         let mut inv_std = [0.0f32; N];
         for (i, &s) in inv_std.iter_mut().zip(&sq) {
             *i = 1.0 / sqrtf(s / rows + self.eps);
         }
-        (mean, inv_std, sq)
+        Stats { m, r, inv_std, sq }
     }
 
-    /// `y = γ · (x − mean) · inv_std + β`, and `x̂` into `xhat` if given.
+    /// `y = γ · ((x − m) − r) · inv_std + β`, and the normalized input into `xhat` if given.
     fn normalize<const B: usize>(
         &self,
         x: &Batch<B, N>,
-        mean: &[f32; N],
+        m: &[f32; N],
+        r: &[f32; N],
         inv_std: &[f32; N],
         mut xhat: Option<&mut Batch<B, N>>,
     ) -> Batch<B, N> {
         let mut y = *x;
         for (b, row) in y.iter_mut().enumerate() {
             for (n, v) in row.iter_mut().enumerate() {
-                let h = (*v - mean[n]) * inv_std[n];
+                let h = ((*v - m[n]) - r[n]) * inv_std[n];
                 if let Some(xhat) = xhat.as_deref_mut() {
                     xhat[b][n] = h;
                 }
@@ -292,6 +309,18 @@ impl<const N: usize> BatchNorm1d<N> {
         }
         dx
     }
+}
+
+/// A batch's statistics per feature (see [`BatchNorm1d::batch_stats`]): the mean is `m + r`.
+struct Stats<const N: usize> {
+    /// The first mean, `Σx / B`.
+    m: [f32; N],
+    /// Its correction, `Σ(x − m) / B`.
+    r: [f32; N],
+    /// `1 / sqrt(Σ(x − m − r)² / B + eps)`.
+    inv_std: [f32; N],
+    /// `Σ(x − m − r)²`.
+    sq: [f32; N],
 }
 
 impl<const N: usize> Zeroed for BatchNorm1d<N> {
@@ -381,11 +410,11 @@ impl<const B: usize, const N: usize> Module<Batch<B, N>> for BatchNorm1d<N> {
                 for (i, &v) in inv_std.iter_mut().zip(&self.running_var) {
                     *i = 1.0 / sqrtf(v + self.eps);
                 }
-                self.normalize(x, &self.running_mean, &inv_std, None)
+                self.normalize(x, &self.running_mean, &[0.0; N], &inv_std, None)
             }
             EvalStats::Batch => {
-                let (mean, inv_std, _) = self.batch_stats(x);
-                self.normalize(x, &mean, &inv_std, None)
+                let s = self.batch_stats(x);
+                self.normalize(x, &s.m, &s.r, &s.inv_std, None)
             }
         }
     }
@@ -403,14 +432,15 @@ impl<const B: usize, const N: usize> Backward<Batch<B, N>> for BatchNorm1d<N> {
                 "BatchNorm1d trains on batches of at least 2 rows (one row has no variance)"
             )
         };
-        let (mean, inv_std, sq) = self.batch_stats(x);
-        let y = self.normalize(x, &mean, &inv_std, Some(&mut cache.xhat));
-        cache.inv_std = inv_std;
+        let s = self.batch_stats(x);
+        let y = self.normalize(x, &s.m, &s.r, &s.inv_std, Some(&mut cache.xhat));
+        cache.inv_std = s.inv_std;
         let m = self.momentum;
         let unbiased = (B - 1) as f32;
         for n in 0..N {
-            self.running_mean[n] = (1.0 - m) * self.running_mean[n] + m * mean[n];
-            self.running_var[n] = (1.0 - m) * self.running_var[n] + m * (sq[n] / unbiased);
+            let mean = s.m[n] + s.r[n];
+            self.running_mean[n] = (1.0 - m) * self.running_mean[n] + m * mean;
+            self.running_var[n] = (1.0 - m) * self.running_var[n] + m * (s.sq[n] / unbiased);
         }
         y
     }

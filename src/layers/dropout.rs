@@ -84,7 +84,7 @@ impl DropRate {
 ///
 /// # Memory
 ///
-/// The layer is 24 bytes. Its training cache, [`DropoutMask`], is the 16-byte generator state
+/// The layer is 28 bytes. Its training cache, [`DropoutMask`], is the 16-byte generator state
 /// the batch's mask was drawn from, whatever the batch and width: the backward pass draws the
 /// same mask again (one `u32` per activation) instead of storing one bit or byte per
 /// activation.
