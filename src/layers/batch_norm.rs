@@ -50,13 +50,16 @@ impl<const N: usize, T: Zeroed> Zeroed for BatchNormParams<N, T> {
 ///   does, with `momentum = 0.1` by default: `running_mean ← (1 − m)·running_mean + m·mean`
 ///   and `running_var ← (1 − m)·running_var + m·var_unbiased`, where the running variance
 ///   takes the *unbiased* batch variance `Σ(x − mean)² / (B − 1)`. A training batch needs at
-///   least 2 rows (a compile-time check: one row has no variance).
+///   least 2 rows (a compile-time check: one row has no variance). A training step that fails
+///   after its forward pass (a non-finite loss, say) has updated the running statistics, as
+///   in PyTorch.
 /// - **Inference** ([`Module::forward`], `&self`: it changes nothing): by default the running
 ///   statistics (PyTorch's eval mode, [`EvalStats::Running`]); or, with
 ///   [`with_eval_stats`](BatchNorm1d::with_eval_stats)`(`[`EvalStats::Batch`]`)`, the
 ///   evaluated batch's own statistics, as the series' notebook does. Evaluating mid-training
 ///   is `model.forward(&x)`, which neither touches the running statistics nor changes the
-///   training that follows.
+///   training that follows (not [`Trainer::forward_in_place`](crate::Trainer::forward_in_place),
+///   which runs the training pass).
 ///
 /// `γ` and `β` (`2·N` values) are the trainable parameters, trained by whatever optimizer the
 /// model uses ([`Params::Like`] is [`BatchNormParams<N, T>`]). The running statistics are
@@ -106,6 +109,16 @@ impl<const N: usize, T: Zeroed> Zeroed for BatchNormParams<N, T> {
 ///
 /// // Inference uses the running statistics: (1 − 0.2) / sqrt(1.1 + 1e-5).
 /// assert!((bn.forward(&[[1.0, 10.0]])[0][0] - 0.762767).abs() < 1e-6);
+/// ```
+///
+/// A batch of one row does not compile for training:
+///
+/// ```compile_fail
+/// use constnn::{Backward, BatchNorm1d, Zeroed};
+///
+/// let mut bn = BatchNorm1d::<2>::new();
+/// let mut cache = Zeroed::ZERO;
+/// bn.forward_train(&[[1.0, 2.0]], &mut cache);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchNorm1d<const N: usize> {

@@ -82,6 +82,9 @@ impl DropRate {
 /// [`set_rng_state`](Dropout::set_rng_state) save and restore it, to resume training with the
 /// exact masks, or to draw the same mask twice (gradient checks).
 ///
+/// A training step that fails after its forward pass (a non-finite loss, say) has drawn its
+/// mask: the generator has advanced.
+///
 /// # Memory
 ///
 /// The layer is 28 bytes. Its training cache, [`DropoutMask`], is the 16-byte generator state
@@ -157,15 +160,33 @@ fn next(s: &mut [u32; 4]) -> u32 {
     s[3]
 }
 
+/// `⌊p·2³²⌋` for `0 ≤ p < 1`, exactly, in integer arithmetic (no `f64`, which is software
+/// on the Cortex-M): `p = m·2^(e − 150)` with the 24-bit significand `m`, so
+/// `p·2³² = m·2^(e − 118)`, and `e ≤ 126` keeps it below 2³².
+const fn threshold(p: f32) -> u32 {
+    let bits = p.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32;
+    if e == 0 {
+        return 0; // ±0 or subnormal: p·2³² < 2⁻⁹⁴
+    }
+    let m = (bits & 0x007f_ffff) | 0x0080_0000;
+    let shift = e - 118;
+    if shift >= 0 {
+        m << shift
+    } else if shift > -32 {
+        m >> -shift
+    } else {
+        0
+    }
+}
+
 impl Dropout {
     /// A dropout layer with drop probability `rate`, its generator in a fixed default state
     /// (call [`Params::init`] or [`set_rng_state`](Dropout::set_rng_state) to seed it).
     pub const fn new(rate: DropRate) -> Self {
         let p = rate.get();
-        // p < 1, so p·2³² < 2³² (in f64, exactly: p has 24 significant bits).
-        let threshold = (p as f64 * 4_294_967_296.0) as u32;
         Self {
-            threshold,
+            threshold: threshold(p),
             rate,
             scale: 1.0 / (1.0 - p),
             state: DEFAULT_STATE,
@@ -360,5 +381,15 @@ mod tests {
         let d = Dropout::new(DropRate::new(almost_one).unwrap());
         assert_eq!(d.threshold, u32::MAX - 255);
         assert_eq!(d.scale(), 16_777_216.0);
+        // ⌊p·2³²⌋ exactly (f64 is exact here: 24 significant bits times a power of two).
+        for bits in (0..1.0f32.to_bits()).step_by(997) {
+            let p = f32::from_bits(bits);
+            assert_eq!(
+                threshold(p),
+                (f64::from(p) * 4_294_967_296.0) as u32,
+                "{p:e}"
+            );
+        }
+        assert_eq!(threshold(-0.0), 0);
     }
 }
