@@ -18,14 +18,19 @@
 //! stderr: `#` lines with the FLOPs per step, min/median/max and GFLOP/s per line, and a
 //! sanity line per config (loss on bank batch 0 before/after, parameters finite).
 //!
+//! For config D, the same step is also timed with each stateful optimizer of the fused
+//! [`Trainer`] (`mode=train_momentum`, `train_adam`, `train_adamw`, `train_rmsprop`; the SGD
+//! hyperparameters' learning rate, PyTorch's defaults otherwise).
+//!
 //! Env: `BENCH_REPS` (7), `BENCH_REP_SECS` (0.3), `BENCH_CONFIGS` (`T,D,M`), and
 //! `BENCH_FUSED=1` to also time [`train_step_fused`] (stderr only, `mode=train_fused`).
 //!
 //! Run: `cargo run --release --example bench`, or with `RUSTFLAGS="-C target-cpu=native"`.
 
 use constnn::{
-    Batch, CacheOf, GradsOf, Linear, Module, Params, Relu, Sgd, XorShiftRng, Zeroed, argmax,
-    cross_entropy, standard_normal, train_step, train_step_fused,
+    Adam, AdamW, Batch, CacheOf, CrossEntropy, GradsOf, Linear, Module, Momentum, Optimizer,
+    Params, Relu, RmsProp, Sgd, Trainer, XorShiftRng, Zeroed, argmax, cross_entropy,
+    standard_normal, train_step, train_step_fused,
 };
 use rand_core::SeedableRng;
 use std::hint::black_box;
@@ -252,6 +257,52 @@ fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg:
         });
         report(cfg, "train_fused", &ns, iters, f_train, false);
     }
+
+    if cfg == "D" {
+        let model = &mut *model;
+        let bank = &bank;
+        optimizer_line(
+            cfg,
+            "train_momentum",
+            model,
+            bank,
+            Momentum::new(LR, 0.9),
+            f_train,
+        );
+        optimizer_line(cfg, "train_adam", model, bank, Adam::new(LR), f_train);
+        optimizer_line(cfg, "train_adamw", model, bank, AdamW::new(LR), f_train);
+        optimizer_line(cfg, "train_rmsprop", model, bank, RmsProp::new(LR), f_train);
+    }
+}
+
+/// Times the fused [`Trainer`] step with optimizer `opt` on a copy of `model`.
+fn optimizer_line<
+    O: Optimizer,
+    const IN: usize,
+    const H: usize,
+    const OUT: usize,
+    const N: usize,
+>(
+    cfg: &str,
+    mode: &str,
+    model: &(Linear<IN, H>, Relu, Linear<H, OUT>),
+    bank: &[(Batch<N, IN>, [usize; N])],
+    opt: Result<O, constnn::Error>,
+    flops: f64,
+) {
+    let mut model = Box::new(*model);
+    let mut trainer: Box<Trainer<(Linear<IN, H>, Relu, Linear<H, OUT>), Batch<N, IN>, O>> =
+        Box::new(Trainer::new(opt.expect("valid hyperparameters")));
+    let (ns, iters) = measure(|k| {
+        for s in 0..k {
+            let (x, labels) = &bank[s as usize % BANK];
+            let loss = trainer
+                .step(&mut *model, black_box(x), &CrossEntropy, labels)
+                .expect("finite loss");
+            black_box(loss);
+        }
+    });
+    report(cfg, mode, &ns, iters, flops, true);
 }
 
 fn main() {

@@ -24,6 +24,8 @@
 
 #[path = "common/digits.rs"]
 mod digits;
+#[path = "common/plot.rs"]
+mod plot;
 
 use std::process::ExitCode;
 
@@ -169,7 +171,26 @@ struct Curves {
 
 /// Writes the loss curves as an SVG chart (a failure to write is reported, not fatal).
 fn plot_curves(path: &str, optimizer: OptimizerChoice, curves: &Curves) {
-    let _ = (path, optimizer, curves);
+    let svg = plot::line_chart_svg(
+        &format!("digits 64-32-10, {}", optimizer.describe()),
+        "epoch",
+        "mean cross-entropy",
+        &[
+            plot::Series {
+                name: "train",
+                points: &curves.train,
+            },
+            plot::Series {
+                name: "test",
+                points: &curves.test,
+            },
+        ],
+        true,
+    );
+    match plot::write_svg(path, &svg) {
+        Ok(()) => println!("plot: {path}"),
+        Err(e) => eprintln!("warning: cannot write {path}: {e}"),
+    }
 }
 
 fn main() -> ExitCode {

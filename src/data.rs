@@ -52,7 +52,7 @@ pub struct Batches<'a, T, const B: usize> {
     count: usize,
     /// Index of the next item (always below `items.len()`, wrapping to 0 at the end): no
     /// `%` per item, so no integer division where the hardware has none (a Cortex-M0 would
-    /// link 400 bytes of software division for it).
+    /// link a software division for it).
     pos: usize,
 }
 

@@ -1,9 +1,9 @@
 //! The crate's own `expf`: libm 0.2.16's algorithm, with libm's bits on every input, in a form
 //! the compiler can vectorize.
 //!
-//! The softmax takes one `expf` per logit. As scalar calls of [`libm::expf`] they made the
-//! loss of the digits model (batch 10) take about 650 ns of a 2.5 µs training step on Zen 4;
-//! vectorized over the batch, about 300 ns (see `BENCHMARKS.md`).
+//! The softmax takes one `expf` per logit, a large share of a small model's training step as
+//! scalar calls of [`libm::expf`]; vectorized over the batch they cost about half as much
+//! (figures in `BENCHMARKS.md`).
 //!
 //! [`expf`] is FreeBSD's `e_expf.c` as libm 0.2.16 has it (argument reduction by `k·ln 2`, a
 //! degree-2 rational approximation, scaling by `2^k`), written out case by case and operation

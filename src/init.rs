@@ -8,8 +8,8 @@ use crate::float::sqrtf;
 ///
 /// Draws pairs `u, v` uniform in `[-1, 1)` (24-bit grid, two `u32` draws) until
 /// `0 < s = u² + v² < 1` (1.27 pairs on average), then returns `u·sqrt(-2·ln s / s)`. Only
-/// `libm::logf` and a square root are needed (no trigonometry, which `libm` computes in `f64`:
-/// about 6 kB less flash on a Cortex-M). `libm` is pure software here and the square root is
+/// `libm::logf` and a square root are needed (no trigonometry, which `libm` computes in `f64`,
+/// a large amount of flash on a Cortex-M). `libm` is pure software here and the square root is
 /// exact, so the same generator state gives the same bits on every platform. (It is not numpy's
 /// sampler, so the values differ from `np.random.randn` for the same seed; the distribution is
 /// the same.)

@@ -17,6 +17,7 @@ mod metrics;
 mod module;
 mod optim;
 mod sequential;
+mod signature;
 mod train;
 mod tuple;
 
@@ -40,6 +41,7 @@ pub use optim::{
     Adam, AdamStep, AdamW, AdamWStep, Momentum, MomentumStep, Optimizer, RmsProp, RmsPropStep, Sgd,
     Slot, SlotOf, StateOf, Update,
 };
+pub use signature::{layer_signature, sequence_signature};
 pub use train::{BufferedTrainer, Trainer, train_step, train_step_fused};
 
 /// The random-number traits (`Rng`, `SeedableRng`) the crate's initializers take.

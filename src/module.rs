@@ -154,6 +154,11 @@ pub trait Params {
     /// The number of stored `f32` values ([`visit`](Params::visit) visits them all).
     const NUM_STORED: usize;
 
+    /// A fingerprint of the layer kinds and widths ([`layer_signature`](crate::layer_signature),
+    /// [`sequence_signature`](crate::sequence_signature)): saved weights load only into a
+    /// model with the same signature.
+    const SIGNATURE: u64;
+
     /// Initializes the trainable parameters from a random generator (He-normal for `Linear`).
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R);
 
@@ -195,7 +200,7 @@ pub trait Params {
 /// Training: a forward pass that records what the backward pass needs, and the backward pass.
 ///
 /// `Cache` is a fixed-size type (a layer's input copy, a ReLU mask), so the whole training
-/// state has a size known at compile time (see [`train_bytes`]).
+/// state has a size known at compile time (see [`train_bytes`](crate::train_bytes)).
 ///
 /// Two ways to apply a step, which give bit-identical parameters:
 /// - buffered: [`backward_params`](Backward::backward_params) adds the gradients into a

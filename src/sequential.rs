@@ -7,7 +7,11 @@
 //!
 //! ```text
 //! impl Zeroed for Net { const ZERO: Self = Net { a: A::ZERO, b: B::ZERO, c: C::ZERO }; }
-//! impl Params for Net { type Like<T> = (A::Like<T>, B::Like<T>, C::Like<T>); … }
+//! impl Params for Net {
+//!     type Like<T> = (A::Like<T>, B::Like<T>, C::Like<T>);
+//!     const SIGNATURE: u64 = sequence_signature(&[A::SIGNATURE, B::SIGNATURE, C::SIGNATURE]);
+//!     …
+//! }
 //! impl<X> Module<X> for Net where A: Module<X>, B: Module<Y1>, C: Module<Y2> {
 //!     type Output = <C as Module<Y2>>::Output;
 //!     fn forward(&self, x: &X) -> Self::Output {
@@ -53,7 +57,8 @@
 /// [`InputInCache`](crate::InputInCache) when its first field does (a
 /// [`Linear`](crate::Linear)), exactly as the tuple `(Linear<64, 32>, BatchNorm1d<32>, Relu,
 /// Linear<32, 10>)` does: the same visit order, caches, gradients ([`GradsOf<Net>`](crate::GradsOf)
-/// is that tuple's, indexed `.0` to `.3`) and bits. Its fields are ordinary fields
+/// is that tuple's, indexed `.0` to `.3`), [`SIGNATURE`](crate::Params::SIGNATURE) (weights
+/// saved from one load into the other) and bits. Its fields are ordinary fields
 /// (`net.hidden.weight`), with the attributes and visibility written on them.
 ///
 /// Widths are checked as for a tuple: a mismatch fails to compile where the model is used,
@@ -176,6 +181,10 @@ macro_rules! __sequential_impl {
                 <$T0 as $crate::Params>::NUM_PARAMS $(+ <$T as $crate::Params>::NUM_PARAMS)*;
             const NUM_STORED: usize =
                 <$T0 as $crate::Params>::NUM_STORED $(+ <$T as $crate::Params>::NUM_STORED)*;
+            const SIGNATURE: u64 = $crate::sequence_signature(&[
+                <$T0 as $crate::Params>::SIGNATURE,
+                $(<$T as $crate::Params>::SIGNATURE,)*
+            ]);
 
             fn init<__R: $crate::rand_core::Rng + ?::core::marker::Sized>(&mut self, rng: &mut __R) {
                 <$T0 as $crate::Params>::init(&mut self.$f0, rng);

@@ -45,6 +45,8 @@ macro_rules! impl_tuple {
             type Like<TY: Zeroed + Copy> = ($F::Like<TY>, $($T::Like<TY>,)*);
             const NUM_PARAMS: usize = $F::NUM_PARAMS $(+ $T::NUM_PARAMS)*;
             const NUM_STORED: usize = $F::NUM_STORED $(+ $T::NUM_STORED)*;
+            const SIGNATURE: u64 =
+                crate::sequence_signature(&[$F::SIGNATURE, $($T::SIGNATURE,)*]);
 
             fn init<RNG: rand_core::Rng + ?Sized>(&mut self, rng: &mut RNG) {
                 self.$fi.init(rng);

@@ -1,5 +1,6 @@
-//! Central-difference gradient checks of `Linear`, `Relu`, the softmax cross-entropy and whole
-//! tuple models, over several shapes and seeds.
+//! Central-difference gradient checks of `Linear`, `Relu`, the losses (softmax cross-entropy
+//! with labels and with targets, MSE, BCE with logits) and whole tuple models, over several
+//! shapes and seeds.
 //!
 //! Method: the test carries its own float64 reference (naive loops, written from the maths in
 //! the docs, not from the library's code) of the forward pass and of the loss. Finite
@@ -11,15 +12,17 @@
 //! bug. That lets the tolerance be tight (see `ATOL` and `RTOL`), and
 //! `checker_rejects_wrong_gradients` proves it is tight enough to catch a transposed weight
 //! gradient, a sign error, a missing `1/B`, a ReLU mask left out, a missing `−t` and a 0.1 %
-//! scale error.
+//! scale error; and, for the MSE and the BCE, a sign-flipped or transposed loss gradient, the
+//! MSE's missing factor 2, a mean over rows only (`1/B` instead of `1/(B·N)`) and, for the BCE,
+//! `σ(−z)` in place of `σ(z)`.
 
 mod common;
 
 use common::{rand_batch, rand_labels, uniform};
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Backward, Batch, CacheOf, GradsOf, Linear, Params, Relu, Sgd, StateOf, XorShiftRng, Zeroed,
-    cross_entropy_with_logits, cross_entropy_with_targets,
+    Backward, Batch, BceWithLogits, CacheOf, GradsOf, Linear, Loss, Mse, Params, Relu, Sgd,
+    StateOf, XorShiftRng, Zeroed, cross_entropy_with_logits, cross_entropy_with_targets,
 };
 
 /// The central-difference step, in float64.
@@ -121,6 +124,23 @@ fn ref_cross_entropy(logits: &[f64], targets: &[f64], classes: usize) -> f64 {
     total / batch as f64
 }
 
+/// Mean over all elements of `(y − t)²`.
+fn ref_mse(y: &[f64], t: &[f64]) -> f64 {
+    y.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / y.len() as f64
+}
+
+/// Mean over all elements of `−(t·ln σ(z) + (1 − t)·ln(1 − σ(z)))`, from the definition
+/// (`ln σ(z) = −ln(1 + e^{−z})`, `ln(1 − σ(z)) = ln σ(−z)`), not the library's rearranged form.
+fn ref_bce(z: &[f64], t: &[f64]) -> f64 {
+    let ln_sigmoid = |v: f64| -(-v).exp().ln_1p();
+    let total: f64 = z
+        .iter()
+        .zip(t)
+        .map(|(&z, &t)| -(t * ln_sigmoid(z) + (1.0 - t) * ln_sigmoid(-z)))
+        .sum();
+    total / z.len() as f64
+}
+
 /// Central differences of `f` at `at`, one coordinate at a time.
 fn central_diff(f: impl Fn(&[f64]) -> f64, at: &[f64]) -> Vec<f64> {
     let mut p = at.to_vec();
@@ -151,6 +171,10 @@ enum Objective<const B: usize, const C: usize> {
     Targets(Batch<B, C>),
     /// `Σ y ⊙ r`: its gradient with respect to `y` is `r`, which isolates one layer.
     Dot(Batch<B, C>),
+    /// Mean squared error against a target batch ([`Mse`]).
+    Mse(Batch<B, C>),
+    /// Binary cross-entropy of logits against targets in `[0, 1]` ([`BceWithLogits`]).
+    Bce(Batch<B, C>),
 }
 
 impl<const B: usize, const C: usize> Objective<B, C> {
@@ -169,6 +193,18 @@ impl<const B: usize, const C: usize> Objective<B, C> {
                 (Some(l), g)
             }
             Objective::Dot(r) => (None, *r),
+            Objective::Mse(t) => {
+                let (l, g) = Mse.loss_and_grad(y, t).expect("valid loss");
+                let l2 = Mse.loss(y, t).expect("valid loss");
+                assert_eq!(l.to_bits(), l2.to_bits(), "Mse::loss differs");
+                (Some(l), g)
+            }
+            Objective::Bce(t) => {
+                let (l, g) = BceWithLogits.loss_and_grad(y, t).expect("valid loss");
+                let l2 = BceWithLogits.loss(y, t).expect("valid loss");
+                assert_eq!(l.to_bits(), l2.to_bits(), "BceWithLogits::loss differs");
+                (Some(l), g)
+            }
         }
     }
 
@@ -188,6 +224,8 @@ impl<const B: usize, const C: usize> Objective<B, C> {
                 .zip(r.as_flattened())
                 .map(|(a, &b)| a * f64::from(b))
                 .sum(),
+            Objective::Mse(t) => ref_mse(y, &to64(t.as_flattened())),
+            Objective::Bce(t) => ref_bce(y, &to64(t.as_flattened())),
         }
     }
 }
@@ -462,6 +500,37 @@ enum Targets {
     Labels,
     /// `cross_entropy_with_targets` with random soft target rows summing to about this.
     Soft(f32),
+    /// [`Mse`] with random targets in `[-2, 2)`.
+    Mse,
+    /// [`BceWithLogits`] with random targets in `[0, 1)`, some set to exactly 0 and 1.
+    Bce,
+}
+
+/// The objective of a loss check, its targets drawn from `rng`.
+fn objective<const B: usize, const C: usize>(
+    rng: &mut XorShiftRng,
+    targets: Targets,
+) -> Objective<B, C> {
+    match targets {
+        Targets::Labels => Objective::Labels(rand_labels(rng, C)),
+        Targets::Soft(total) => Objective::Targets(soft_targets(rng, total)),
+        Targets::Mse => Objective::Mse(rand_batch(rng, -2.0, 2.0)),
+        Targets::Bce => Objective::Bce(bce_targets(rng)),
+    }
+}
+
+/// BCE targets: uniform in `[0, 1)`, with every third value set to exactly 0 or 1 (the one-hot
+/// case of multi-label classification).
+fn bce_targets<const B: usize, const C: usize>(rng: &mut XorShiftRng) -> Batch<B, C> {
+    let mut t: Batch<B, C> = rand_batch(rng, 0.0, 1.0);
+    for (k, v) in t.as_flattened_mut().iter_mut().enumerate() {
+        match k % 6 {
+            0 => *v = 0.0,
+            3 => *v = 1.0,
+            _ => {}
+        }
+    }
+    t
 }
 
 /// The loss alone. The "model" is a `(Linear<C, C>,)` 1-tuple set to the identity, so the
@@ -474,10 +543,7 @@ fn loss_gradients<const B: usize, const C: usize>(seed: u64, targets: Targets) -
         row[i] = 1.0;
     }
     let logits: Batch<B, C> = rand_batch(&mut rng, -3.0, 3.0);
-    let objective = match targets {
-        Targets::Labels => Objective::Labels(rand_labels(&mut rng, C)),
-        Targets::Soft(total) => Objective::Targets(soft_targets(&mut rng, total)),
-    };
+    let objective = objective(&mut rng, targets);
     gradients(&identity, &[Layer::Linear(C, C)], &logits, &objective)
 }
 
@@ -490,10 +556,7 @@ fn mlp_gradients<const B: usize, const A: usize, const HID: usize, const C: usiz
     let arch = [Layer::Linear(A, HID), Layer::Relu, Layer::Linear(HID, C)];
     let model: (Linear<A, HID>, Relu, Linear<HID, C>) = random_model(&mut rng);
     let x: Batch<B, A> = random_input(&mut rng, &arch, &param_values(&model));
-    let objective = match targets {
-        Targets::Labels => Objective::Labels(rand_labels(&mut rng, C)),
-        Targets::Soft(total) => Objective::Targets(soft_targets(&mut rng, total)),
-    };
+    let objective = objective(&mut rng, targets);
     gradients(&model, &arch, &x, &objective)
 }
 
@@ -546,12 +609,30 @@ macro_rules! gradcheck_shapes {
             }
 
             #[test]
+            fn mse_loss() {
+                for seed in SEEDS {
+                    assert_passes("Mse", seed, &loss_gradients::<$b, $c>(seed, Targets::Mse));
+                }
+            }
+
+            #[test]
+            fn bce_loss() {
+                for seed in SEEDS {
+                    assert_passes("BCE", seed, &loss_gradients::<$b, $c>(seed, Targets::Bce));
+                }
+            }
+
+            #[test]
             fn three_layer_model() {
                 for seed in SEEDS {
                     let g = mlp_gradients::<$b, $a, $h, $c>(seed, Targets::Labels);
                     assert_passes("(Linear, Relu, Linear), labels", seed, &g);
                     let g = mlp_gradients::<$b, $a, $h, $c>(seed, Targets::Soft(1.0));
                     assert_passes("(Linear, Relu, Linear), soft targets", seed, &g);
+                    let g = mlp_gradients::<$b, $a, $h, $c>(seed, Targets::Mse);
+                    assert_passes("(Linear, Relu, Linear), MSE", seed, &g);
+                    let g = mlp_gradients::<$b, $a, $h, $c>(seed, Targets::Bce);
+                    assert_passes("(Linear, Relu, Linear), BCE", seed, &g);
                 }
             }
         }
@@ -770,6 +851,59 @@ fn checker_rejects_wrong_gradients() {
         let mut bad = good.clone();
         bad.dx = with(false);
         rejected("a soft-target gradient that assumes Σt = 1", &bad);
+
+        // MSE and BCE on a square 3×3 batch (so the transpose has the same shape): recompute
+        // the right gradient from the same draws, check it passes, then each wrong one.
+        for loss in [Targets::Mse, Targets::Bce] {
+            let good = loss_gradients::<3, 3>(seed, loss);
+            assert_passes("loss", seed, &good);
+            worst = worst.max(tolerance_used(&good));
+            let mut rng = XorShiftRng::seed_from_u64(seed);
+            let z: Batch<3, 3> = rand_batch(&mut rng, -3.0, 3.0);
+            let t = match objective::<3, 3>(&mut rng, loss) {
+                Objective::Mse(t) | Objective::Bce(t) => t,
+                _ => unreachable!(),
+            };
+            let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+            // The elementwise gradient `f(z, t)`, scaled by `scale`, at `(b, c)` or transposed.
+            let with = |f: &dyn Fn(f32, f32) -> f32, scale: f32, transposed: bool| -> Vec<f32> {
+                (0..3)
+                    .flat_map(|b| (0..3).map(move |c| (b, c)))
+                    .map(|(b, c)| {
+                        let (b, c) = if transposed { (c, b) } else { (b, c) };
+                        f(z[b][c], t[b][c]) * scale
+                    })
+                    .collect()
+            };
+            let name = format!("{loss:?}");
+            let (right, n): (&dyn Fn(f32, f32) -> f32, f32) = match loss {
+                Targets::Mse => (&|z, t| 2.0 * (z - t), 9.0),
+                _ => (&|z, t| sigmoid(z) - t, 9.0),
+            };
+            let mut same = good.clone();
+            same.dx = with(right, 1.0 / n, false);
+            assert_passes(&format!("{name} gradient recomputed"), seed, &same);
+            let mut bad = good.clone();
+            bad.dx = with(&|z, t| -right(z, t), 1.0 / n, false);
+            rejected(&format!("a sign-flipped {name} gradient"), &bad);
+            bad.dx = with(right, 1.0 / n, true);
+            rejected(&format!("a transposed {name} gradient"), &bad);
+            bad.dx = with(right, 1.0 / 3.0, false);
+            rejected(
+                &format!("a {name} gradient of the mean over rows only (1/B)"),
+                &bad,
+            );
+            match loss {
+                Targets::Mse => {
+                    bad.dx = with(&|z, t| z - t, 1.0 / n, false);
+                    rejected("an MSE gradient without its factor 2", &bad);
+                }
+                _ => {
+                    bad.dx = with(&|z, t| sigmoid(-z) - t, 1.0 / n, false);
+                    rejected("a BCE gradient with σ(−z) for σ(z)", &bad);
+                }
+            }
+        }
     }
     // The correct gradients use at most a quarter of the tolerance (measured: 0.116 with
     // soft targets summing to 2.5, seed 1; about 0.02 or less elsewhere).

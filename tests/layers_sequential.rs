@@ -79,6 +79,16 @@ fn same_shapes_and_visit_order_as_the_tuple() {
     assert_eq!(Net::NUM_PARAMS, Tuple::NUM_PARAMS);
     assert_eq!(Net::NUM_STORED, Tuple::NUM_STORED);
     assert_eq!(Net::NUM_STORED, Net::NUM_PARAMS + 2 * 16);
+    assert_eq!(Net::SIGNATURE, Tuple::SIGNATURE);
+    assert_ne!(
+        Net::SIGNATURE,
+        <(Linear<12, 16>, Relu, Linear<16, 4>)>::SIGNATURE
+    );
+    assert_ne!(
+        <BatchNorm1d<16>>::SIGNATURE,
+        <BatchNorm1d<17>>::SIGNATURE,
+        "the width is in the signature"
+    );
     let (net, tuple, _) = problem(1);
     assert_eq!(param_bits(&net), param_bits(&tuple));
     assert_eq!(net.hidden, tuple.0);

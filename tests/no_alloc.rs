@@ -1,5 +1,6 @@
 //! The library never touches the heap: a counting `#[global_allocator]` sees no allocation
-//! (and no deallocation) while complete training steps, inference and the data helpers run.
+//! (and no deallocation) while complete training steps (every optimizer and every loss, through
+//! `Trainer` and `BufferedTrainer`, and the SGD one-liners), inference and the data helpers run.
 //!
 //! The counter is armed per thread (a `thread_local!` flag), so the test harness allocating on
 //! its own threads cannot disturb it, and the tests of this file may run in parallel.
@@ -11,10 +12,11 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Mutex;
 
-use common::{param_bits, rand_batch};
+use common::{EachOptimizer, param_bits, rand_batch};
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Batch, CacheOf, GradsOf, Linear, Module, Params, Relu, Remainder, Sgd, XorShiftRng, Zeroed,
+    Batch, BceWithLogits, BufferedTrainer, CacheOf, CrossEntropy, GradsOf, Linear, Loss, Module,
+    Mse, Optimizer, Params, Relu, Remainder, Sgd, SoftCrossEntropy, Trainer, XorShiftRng, Zeroed,
     argmax, batches, count_correct, cross_entropy, cross_entropy_with_logits,
     cross_entropy_with_targets, shuffle, softmax, standard_normal, top_k, train_step,
     train_step_fused,
@@ -211,6 +213,102 @@ fn training_and_inference_do_not_allocate() {
     assert!(o.soft_loss.is_finite() && o.eval_loss.is_finite());
     assert_eq!(o.errors, [true, true]);
     assert!(o.extra.is_finite());
+}
+
+/// Steps of every kind with optimizer `opt` and `loss` on `(x, target)`: the fused step, the
+/// fused step in place, and the buffered step taken apart (accumulate, compute, clip, apply) and
+/// whole. Returns the losses and the fused and buffered models.
+fn steps_of_every_kind<O, L>(
+    opt: O,
+    loss: &L,
+    x: &Batch<B, 64>,
+    target: &L::Target,
+) -> ([f32; 5], Mlp, Mlp)
+where
+    O: Optimizer + Copy,
+    L: Loss<Batch<B, 10>>,
+{
+    let mut fused_model = Mlp::ZERO;
+    fused_model.init(&mut XorShiftRng::seed_from_u64(3));
+    let mut buffered_model = fused_model;
+    let mut fused: Trainer<Mlp, Batch<B, 64>, O> = Trainer::new(opt);
+    let mut buffered: BufferedTrainer<Mlp, Batch<B, 64>, O> = BufferedTrainer::new(opt);
+    let mut losses = [0.0; 5];
+    losses[0] = fused.step(&mut fused_model, x, loss, target).unwrap();
+    *fused.input_mut() = *x;
+    losses[1] = fused.step_in_place(&mut fused_model, loss, target).unwrap();
+    losses[2] = buffered
+        .accumulate_grads(&mut buffered_model, x, loss, target)
+        .unwrap();
+    // compute_grads starts from zero again: what the fused step did.
+    losses[3] = buffered
+        .compute_grads(&mut buffered_model, x, loss, target)
+        .unwrap();
+    buffered.clip_grad_norm(1e30).unwrap();
+    buffered.apply(&mut buffered_model).unwrap();
+    losses[4] = buffered.step(&mut buffered_model, x, loss, target).unwrap();
+    (losses, fused_model, buffered_model)
+}
+
+#[test]
+fn every_optimizer_and_loss_trains_without_allocating() {
+    struct Run {
+        x: Batch<B, 64>,
+        labels: [usize; B],
+        soft: Batch<B, 10>,
+        regression: Batch<B, 10>,
+        checked: usize,
+    }
+    impl EachOptimizer for Run {
+        fn run<O: Optimizer + Copy>(&mut self, name: &str, opt: O) {
+            let (x, labels, soft, regression) =
+                (&self.x, &self.labels, &self.soft, &self.regression);
+            let (results, calls) = count_heap_calls(|| {
+                [
+                    steps_of_every_kind(opt, &CrossEntropy, x, labels),
+                    steps_of_every_kind(opt, &SoftCrossEntropy, x, soft),
+                    steps_of_every_kind(opt, &Mse, x, regression),
+                    steps_of_every_kind(opt, &BceWithLogits, x, soft),
+                ]
+            });
+            assert_eq!(calls, 0, "{name}: the library used the heap {calls} times");
+            let mut start = Mlp::ZERO;
+            start.init(&mut XorShiftRng::seed_from_u64(3));
+            for (losses, fused, buffered) in black_box(results) {
+                assert!(
+                    losses.iter().all(|l| l.is_finite() && *l > 0.0),
+                    "{name}: {losses:?}"
+                );
+                // The two buffered steps saw the same batches as the two fused ones.
+                assert_eq!(
+                    param_bits(&fused),
+                    param_bits(&buffered),
+                    "{name}: fused != buffered"
+                );
+                assert_ne!(
+                    param_bits(&fused),
+                    param_bits(&start),
+                    "{name}: nothing trained"
+                );
+            }
+            self.checked += 1;
+        }
+    }
+    let mut rng = XorShiftRng::seed_from_u64(78);
+    let mut soft: Batch<B, 10> = rand_batch(&mut rng, 0.0, 1.0);
+    for row in &mut soft {
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    let mut run = Run {
+        x: rand_batch(&mut rng, 0.0, 1.0),
+        labels: core::array::from_fn(|i| i % 10),
+        soft,
+        regression: rand_batch(&mut rng, -1.0, 1.0),
+        checked: 0,
+    };
+    common::every_optimizer(&mut run);
+    assert_eq!(run.checked, 9);
 }
 
 // The layers beyond Linear and Relu, in a named-struct model trained by the 0.2 trainers.

@@ -65,7 +65,7 @@ const fn tile(avx512: Tile, avx2: Tile, sse2: Tile) -> Tile {
 
 /// [`affine`] with fewer than [`MANY_ROWS`] batch rows: `r` rows × `w` outputs. With
 /// AVX-512 the same tile as [`AFFINE_MANY`]: on the digits model's first layer (batch 10,
-/// 64 → 32) 8 rows × 16 outputs took 440 ns against 504 ns for 4 rows × 32.
+/// 64 → 32) 8 rows × 16 outputs were faster than 4 rows × 32 (`BENCHMARKS.md`).
 const AFFINE_FEW: Tile = tile(
     Tile { w: 16, r: 8 },
     Tile { w: 16, r: 4 },

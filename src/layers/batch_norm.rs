@@ -351,6 +351,7 @@ impl<const N: usize> Params for BatchNorm1d<N> {
     type Like<T: Zeroed + Copy> = BatchNormParams<N, T>;
     const NUM_PARAMS: usize = 2 * N;
     const NUM_STORED: usize = 4 * N;
+    const SIGNATURE: u64 = crate::layer_signature("BatchNorm1d", &[N as u64]);
 
     /// PyTorch's `reset_parameters` and `reset_running_stats`: `γ = 1`, `β = 0`, running mean
     /// 0, running variance 1 (no random draw). `eps`, the momentum and the evaluation mode are

@@ -249,6 +249,7 @@ impl Params for Dropout {
     type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
     const NUM_STORED: usize = 0;
+    const SIGNATURE: u64 = crate::layer_signature("Dropout", &[]);
 
     /// Seeds the mask generator with four `u32` draws from `rng` (redrawn in the
     /// astronomically unlikely case that all four are zero).

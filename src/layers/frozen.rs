@@ -44,6 +44,8 @@ impl<L: Params> Params for Frozen<L> {
     type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
     const NUM_STORED: usize = L::NUM_STORED;
+    /// The inner layer's: freezing changes how a layer trains, not what it stores.
+    const SIGNATURE: u64 = L::SIGNATURE;
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R) {
         self.0.init(rng);

@@ -78,6 +78,7 @@ impl Params for LeakyRelu {
     type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
     const NUM_STORED: usize = 0;
+    const SIGNATURE: u64 = crate::layer_signature("LeakyRelu", &[]);
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, _rng: &mut R) {}
     fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}

@@ -18,7 +18,35 @@ use crate::optim::Update;
 /// `Linear<IN, OUT>` too, and an optimizer's state is `Linear<IN, OUT, [f32; K]>`.
 ///
 /// `IN` and `OUT` must be at least 1: a `Linear<0, OUT>` or `Linear<IN, 0>` fails to compile
-/// where it is used (a `const` assertion).
+/// where it is used (a `const` assertion, checked when the code that runs it is compiled, so
+/// `cargo build` reports it, not `cargo check`). A model with an empty first layer does not
+/// compile:
+///
+/// ```compile_fail
+/// use constnn::{Batch, Linear, Mse, Relu, Sgd, Trainer, Zeroed};
+///
+/// const IN: usize = 0;
+/// type Net = (Linear<IN, 4>, Relu, Linear<4, 1>);
+/// let mut net = Net::ZERO;
+/// let mut trainer: Trainer<Net, Batch<2, IN>, Sgd> = Trainer::new(Sgd::new(0.1)?);
+/// let x: Batch<2, IN> = Zeroed::ZERO;
+/// trainer.step(&mut net, &x, &Mse, &[[1.0], [2.0]])?;
+/// # Ok::<(), constnn::Error>(())
+/// ```
+///
+/// and with one input it does:
+///
+/// ```
+/// use constnn::{Batch, Linear, Mse, Relu, Sgd, Trainer, Zeroed};
+///
+/// const IN: usize = 1;
+/// type Net = (Linear<IN, 4>, Relu, Linear<4, 1>);
+/// let mut net = Net::ZERO;
+/// let mut trainer: Trainer<Net, Batch<2, IN>, Sgd> = Trainer::new(Sgd::new(0.1)?);
+/// let x: Batch<2, IN> = Zeroed::ZERO;
+/// trainer.step(&mut net, &x, &Mse, &[[1.0], [2.0]])?;
+/// # Ok::<(), constnn::Error>(())
+/// ```
 ///
 /// # Examples
 ///
@@ -91,6 +119,7 @@ impl<const IN: usize, const OUT: usize> Params for Linear<IN, OUT> {
     type Like<T: Zeroed + Copy> = Linear<IN, OUT, T>;
     const NUM_PARAMS: usize = IN * OUT + OUT;
     const NUM_STORED: usize = IN * OUT + OUT;
+    const SIGNATURE: u64 = crate::layer_signature("Linear", &[IN as u64, OUT as u64]);
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, rng: &mut R) {
         let () = Self::NOT_EMPTY;

@@ -27,6 +27,7 @@ impl Params for Relu {
     type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
     const NUM_STORED: usize = 0;
+    const SIGNATURE: u64 = crate::layer_signature("Relu", &[]);
 
     fn init<R: rand_core::Rng + ?Sized>(&mut self, _rng: &mut R) {}
     fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}
@@ -60,7 +61,7 @@ impl<const B: usize, const N: usize> Module<Batch<B, N>> for Relu {
 
     fn forward(&self, x: &Batch<B, N>) -> Batch<B, N> {
         // In place on one copy: `x.map(|row| row.map(relu))` would build temporaries costing up
-        // to twice the batch on the stack (it matters on a 16 kB Cortex-M0).
+        // to twice the batch on the stack (it matters on a Cortex-M0 with 16 KiB of RAM).
         let mut y = *x;
         for v in y.as_flattened_mut() {
             *v = relu(*v);

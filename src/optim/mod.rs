@@ -67,6 +67,17 @@ pub trait Update: Copy {
     /// Updates `params[k]` from `grads[k]` and `slots[k]`, for every `k` of the common length
     /// (the three slices have the same length wherever the crate calls this).
     fn update(&self, params: &mut [f32], grads: &[f32], slots: &mut [Self::Slot]);
+
+    /// An upper bound of `|Δp|`, the change of any parameter with `|p| ≤ max_param` and
+    /// `|g| ≤ max_grad`, whatever its state; `None` (the default) if the rule has no bound
+    /// independent of the state.
+    ///
+    /// The buffered step uses it to skip a trial run: with a bound `d` and
+    /// `max_param + d` far below `f32::MAX`, no parameter can overflow.
+    fn max_change(&self, max_param: f32, max_grad: f32) -> Option<f32> {
+        let _ = (max_param, max_grad);
+        None
+    }
 }
 
 /// An update rule with validated hyperparameters.

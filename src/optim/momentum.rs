@@ -17,7 +17,8 @@ use crate::error::{Error, Hyperparameter};
 /// ```
 ///
 /// State: one `f32` per parameter (the buffer `b`). With `momentum = 0` this is SGD with
-/// weight decay (the buffer is then kept but unused).
+/// weight decay: as in PyTorch, whose buffer exists only for `momentum ≠ 0`, the dampening then
+/// has no effect (the buffer is kept, and is just `g`).
 ///
 /// # Examples
 ///
@@ -155,7 +156,12 @@ impl Optimizer for Momentum {
     fn begin(&self, step: u64) -> MomentumStep {
         MomentumStep {
             opt: *self,
-            keep: 1.0 - self.dampening,
+            // PyTorch has no buffer for momentum 0, so no dampening: `b = 0·b + 1·g = g`.
+            keep: if self.momentum == 0.0 {
+                1.0
+            } else {
+                1.0 - self.dampening
+            },
             first: step <= 1,
         }
     }

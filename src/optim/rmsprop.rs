@@ -124,6 +124,12 @@ impl Update for RmsPropStep {
             *p -= o.lr * (g / (sqrtf(*v) + o.eps));
         }
     }
+
+    /// `|g / (sqrt(v) + eps)| ≤ |g| / eps`, with `|g| ≤ max_grad + weight_decay·max_param`.
+    fn max_change(&self, max_param: f32, max_grad: f32) -> Option<f32> {
+        let o = &self.opt;
+        Some(o.lr * ((max_grad + o.weight_decay * max_param) / o.eps))
+    }
 }
 
 impl Optimizer for RmsProp {

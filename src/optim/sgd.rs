@@ -73,6 +73,10 @@ impl Update for Sgd {
     fn update(&self, params: &mut [f32], grads: &[f32], _: &mut [[f32; 0]]) {
         self.apply(params, grads);
     }
+
+    fn max_change(&self, _max_param: f32, max_grad: f32) -> Option<f32> {
+        Some(self.lr * max_grad)
+    }
 }
 
 impl Optimizer for Sgd {

@@ -37,6 +37,34 @@ use crate::optim::{Optimizer, StateOf};
 /// assert_eq!(trainer.steps(), 101);
 /// # Ok::<(), constnn::Error>(())
 /// ```
+///
+/// A training batch has at least one row: a step on a batch of zero rows does not compile (a
+/// `const` assertion, reported by `cargo build`, not `cargo check`), for the
+/// [`BufferedTrainer`](crate::BufferedTrainer) too:
+///
+/// ```compile_fail
+/// use constnn::{Batch, CrossEntropy, Linear, Sgd, Trainer, Zeroed};
+///
+/// const B: usize = 0;
+/// let mut model = Linear::<2, 3>::ZERO;
+/// let mut trainer: Trainer<Linear<2, 3>, Batch<B, 2>, Sgd> = Trainer::new(Sgd::new(0.1)?);
+/// let x: Batch<B, 2> = Zeroed::ZERO;
+/// trainer.step(&mut model, &x, &CrossEntropy, &[0; B])?;
+/// # Ok::<(), constnn::Error>(())
+/// ```
+///
+/// while one row is fine:
+///
+/// ```
+/// use constnn::{Batch, CrossEntropy, Linear, Sgd, Trainer, Zeroed};
+///
+/// const B: usize = 1;
+/// let mut model = Linear::<2, 3>::ZERO;
+/// let mut trainer: Trainer<Linear<2, 3>, Batch<B, 2>, Sgd> = Trainer::new(Sgd::new(0.1)?);
+/// let x: Batch<B, 2> = Zeroed::ZERO;
+/// trainer.step(&mut model, &x, &CrossEntropy, &[0; B])?;
+/// # Ok::<(), constnn::Error>(())
+/// ```
 pub struct Trainer<M: Backward<X>, X, O: Optimizer> {
     cache: M::Cache,
     state: StateOf<M, O>,

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use constnn::rand_core::Rng;
-use constnn::{Batch, Params};
+use constnn::{Adam, AdamW, Batch, Momentum, Optimizer, Params, RmsProp, Sgd};
 
 /// A uniform `f32` in `[lo, hi)` from the top 24 bits of one `u32` draw (exact in `f32`).
 pub fn uniform<R: Rng + ?Sized>(rng: &mut R, lo: f32, hi: f32) -> f32 {
@@ -61,4 +61,31 @@ pub fn fnv1a_params<M: Params>(model: &M) -> u32 {
         }
     });
     h.0
+}
+
+/// Something to run once per optimizer configuration (see [`every_optimizer`]).
+pub trait EachOptimizer {
+    fn run<O: Optimizer + Copy>(&mut self, name: &str, opt: O);
+}
+
+/// Calls `v.run` with every optimizer, in every configuration that takes a code path of its
+/// own: SGD; momentum plain, with dampening and weight decay, and Nesterov with weight decay;
+/// Adam plain and with L2 weight decay and other betas; AdamW; RMSprop plain and with weight
+/// decay and another alpha. Learning rates small enough for a few stable steps on small
+/// random problems.
+pub fn every_optimizer(v: &mut impl EachOptimizer) {
+    v.run("Sgd", Sgd::new(0.1).unwrap());
+    let momentum = Momentum::new(0.05, 0.9).unwrap();
+    v.run("Momentum", momentum);
+    let damped = momentum.with_dampening(0.3).unwrap();
+    v.run("Momentum damped", damped.with_weight_decay(0.01).unwrap());
+    let nesterov = momentum.with_nesterov(true).unwrap();
+    v.run("Nesterov", nesterov.with_weight_decay(1e-3).unwrap());
+    v.run("Adam", Adam::new(0.01).unwrap());
+    let adam_l2 = Adam::new(0.01).unwrap().with_betas(0.8, 0.99).unwrap();
+    v.run("Adam L2", adam_l2.with_weight_decay(0.05).unwrap());
+    v.run("AdamW", AdamW::new(0.01).unwrap());
+    v.run("RmsProp", RmsProp::new(0.01).unwrap());
+    let rms = RmsProp::new(0.01).unwrap().with_alpha(0.9).unwrap();
+    v.run("RmsProp wd", rms.with_weight_decay(0.01).unwrap());
 }

@@ -12,7 +12,12 @@ Every trajectory is computed twice from the same float32 initial values:
 - "f64": every operation in float64 (hyper-parameters as float64), the mathematical reference;
 - "f32": every operation on float32 values, in the library's summation orders and in
   PyTorch's operation order (see `step_*`), so that a float32 implementation doing the same
-  operations lands within a few ulps of it.
+  operations lands within a few ulps of it. Its hyper-parameters are the float32 values of the
+  decimal ones (0.99 is 0.99000000953674316...), what a float32 API such as constnn's receives:
+  PyTorch given those values computes 1 − α, 1 − β, 1 − lr·wd exactly as here. (With the decimal
+  values instead, 1 − 0.99 rounds to float32 0.01, while 1 − f32(0.99) is 0.0099999905: a 1e-6
+  relative difference that RMSprop's first steps, of size lr/sqrt(1 − α), carry into the
+  parameters at ~5e-6 relative, a difference of inputs, not of rules.)
 
 Usage: python3 tests/data/make_optim_fixtures.py   (deterministic: same bytes on every run)
 """
@@ -184,9 +189,10 @@ def loss_and_grads(p, loss, dt):
 
 # --------------------------------------------------------------------------------------------
 # Optimizers, one step on one tensor, in PyTorch's order of operations (single-tensor path).
-# Hyper-parameters are Python (float64) numbers; where PyTorch combines them in Python before
-# touching a tensor (1 − lr·wd, lr / (1 − β1^t), sqrt(1 − β2^t)) they are combined in float64
-# and then rounded once to the working precision, as PyTorch does.
+# Hyper-parameters are Python (float64) numbers (for the "f32" flavour, the float32 values of
+# the decimal ones: see `train`); where PyTorch combines them in Python before touching a tensor
+# (1 − lr·wd, lr / (1 − β1^t), sqrt(1 − β2^t), 1 − α) they are combined in float64 and then
+# rounded once to the working precision, as PyTorch does.
 # --------------------------------------------------------------------------------------------
 
 
@@ -289,6 +295,9 @@ RELU_MARGIN = 2e-4
 def train(optimizer, hp, loss, dt):
     """Trains on the fixed batch; returns the params after each recorded step, the loss before
     every step and the smallest |pre-activation| met."""
+    if dt is F32:
+        # A float32 implementation is given float32 hyper-parameters.
+        hp = {k: float(F32(v)) if isinstance(v, float) else v for k, v in hp.items()}
     p = {k: MODEL[k].astype(dt) for k in PARAMS}
     state = {k: {} for k in PARAMS}
     recorded, losses, masks, min_h = {}, [], [], math.inf
