@@ -87,6 +87,13 @@ pub enum Hyperparameter {
     Alpha,
     /// Gradient clipping norm: finite, `> 0`.
     MaxNorm,
+    // layers
+    /// [`Dropout`](crate::Dropout)'s drop probability: `0 ≤ p < 1`.
+    DropRate,
+    /// [`LeakyRelu`](crate::LeakyRelu)'s negative slope: `0 ≤ slope < 1`.
+    NegativeSlope,
+    /// [`BatchNorm1d`](crate::BatchNorm1d)'s running-statistics momentum: `0 ≤ momentum ≤ 1`.
+    NormMomentum,
 }
 
 impl Hyperparameter {
@@ -104,6 +111,10 @@ impl Hyperparameter {
             Hyperparameter::Epsilon => "eps must be finite and > 0",
             Hyperparameter::Alpha => "alpha must be in [0, 1)",
             Hyperparameter::MaxNorm => "the maximum gradient norm must be finite and > 0",
+            // layers
+            Hyperparameter::DropRate => "the dropout drop probability must be in [0, 1)",
+            Hyperparameter::NegativeSlope => "the leaky ReLU negative slope must be in [0, 1)",
+            Hyperparameter::NormMomentum => "the batch-norm momentum must be in [0, 1]",
         }
     }
 }

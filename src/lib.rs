@@ -17,6 +17,7 @@ mod metrics;
 mod module;
 mod optim;
 pub mod quant;
+mod sequential;
 mod signature;
 mod train;
 mod tuple;
@@ -24,7 +25,10 @@ mod tuple;
 pub use data::{Batches, Remainder, batches, shuffle};
 pub use error::{Error, Hyperparameter};
 pub use init::standard_normal;
-pub use layers::{Frozen, Linear, Relu};
+pub use layers::{
+    BatchNorm1d, BatchNormCache, BatchNormParams, DropRate, Dropout, DropoutMask, EvalStats,
+    Frozen, LeakyRelu, Linear, Relu, Sigmoid, Tanh,
+};
 pub use losses::{
     BceWithLogits, CrossEntropy, Loss, Mse, SoftCrossEntropy, cross_entropy,
     cross_entropy_with_logits, cross_entropy_with_targets, softmax,

@@ -310,3 +310,88 @@ fn every_optimizer_and_loss_trains_without_allocating() {
     common::every_optimizer(&mut run);
     assert_eq!(run.checked, 9);
 }
+
+// The layers beyond Linear and Relu, in a named-struct model trained by the 0.2 trainers.
+constnn::sequential! {
+    #[derive(Clone, Copy)]
+    struct Layered {
+        hidden: Linear<64, 32>,
+        norm: constnn::BatchNorm1d<32>,
+        act: constnn::LeakyRelu,
+        drop: constnn::Dropout,
+        mid: Linear<32, 16>,
+        squash: constnn::Sigmoid,
+        tanh: (Linear<16, 16>, constnn::Tanh),
+        out: Linear<16, 10>,
+    }
+}
+
+static LAYERED_TRAINER: Mutex<constnn::Trainer<Layered, Batch<B, 64>, constnn::Adam>> =
+    Mutex::new(constnn::Trainer::new(match constnn::Adam::new(1e-3) {
+        Ok(adam) => adam,
+        Err(_) => panic!("valid learning rate"),
+    }));
+
+#[test]
+fn new_layers_do_not_allocate() {
+    use constnn::{BatchNorm1d, CrossEntropy, DropRate, Dropout, EvalStats, LeakyRelu};
+
+    let mut data_rng = XorShiftRng::seed_from_u64(78);
+    let data: Batch<SAMPLES, 64> = rand_batch(&mut data_rng, -1.0, 1.0);
+    let labels: [usize; SAMPLES] = core::array::from_fn(|i| i % 10);
+    let mut trainer = LAYERED_TRAINER.lock().unwrap();
+    let mut buffered: Box<constnn::BufferedTrainer<Layered, Batch<B, 64>, Sgd>> =
+        Box::new(constnn::BufferedTrainer::new(Sgd::new(0.01).unwrap()));
+    let mut model = Layered::ZERO;
+    let mut twin = Layered::ZERO;
+
+    let (outcome, calls) = count_heap_calls(|| {
+        let mut rng = XorShiftRng::seed_from_u64(3);
+        model.drop = Dropout::new(DropRate::new(0.3).expect("valid rate"));
+        model.init(&mut rng);
+        twin = model;
+        let mut losses = [0.0f32; 6];
+        let mut order: [usize; SAMPLES] = core::array::from_fn(|i| i);
+        let mut step = 0;
+        for _epoch in 0..2 {
+            shuffle(&mut order, &mut rng);
+            for idx in batches::<B, _>(&order, Remainder::Drop) {
+                let x: Batch<B, 64> = idx.map(|i| data[i]);
+                let y: [usize; B] = idx.map(|i| labels[i]);
+                losses[step] = trainer
+                    .step(&mut model, &x, &CrossEntropy, &y)
+                    .expect("finite loss");
+                buffered
+                    .step(&mut twin, &x, &CrossEntropy, &y)
+                    .expect("finite loss");
+                step += 1;
+            }
+        }
+        // Inference one sample at a time, and a batch in the notebook's batch-statistics mode.
+        let one = model.forward(&[data[0]]);
+        model.norm = model.norm.with_eval_stats(EvalStats::Batch);
+        let x: Batch<B, 64> = core::array::from_fn(|i| data[i]);
+        let batch = model.forward(&x);
+        let errors = [
+            DropRate::new(1.0).is_err(),
+            LeakyRelu::new(2.0).is_err(),
+            BatchNorm1d::<4>::new().with_eps(0.0).is_err(),
+            BatchNorm1d::<4>::new().with_momentum(2.0).is_err(),
+        ];
+        (losses, step, one, batch, errors)
+    });
+
+    assert_eq!(calls, 0, "the new layers used the heap {calls} times");
+    let (losses, step, one, batch, errors) = black_box(outcome);
+    assert_eq!(step, 6);
+    assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0));
+    assert!(
+        one[0]
+            .iter()
+            .chain(batch.as_flattened())
+            .all(|v| v.is_finite())
+    );
+    assert_eq!(errors, [true; 4]);
+    assert_ne!(model.norm.running_mean, [0.0; 32]);
+    assert_ne!(param_bits(&twin), param_bits(&model));
+}

@@ -165,9 +165,13 @@ where
         M::input_mut(&mut self.cache)
     }
 
-    /// The forward pass (the training one, which writes the caches) on the batch in
-    /// [`input_mut`](Trainer::input_mut): the same outputs as [`Module::forward`](crate::Module::forward),
-    /// for evaluating with no second buffer.
+    /// The training forward pass (which writes the caches) on the batch in
+    /// [`input_mut`](Trainer::input_mut), for evaluating with no second input buffer.
+    ///
+    /// For models whose layers compute the same in training and inference (`Linear`, the
+    /// activations, `Frozen`) the outputs are [`Module::forward`](crate::Module::forward)'s,
+    /// bit for bit. `Dropout` and `BatchNorm1d` behave as in training here (and batch norm
+    /// updates its running statistics): evaluate such models with `Module::forward`.
     pub fn forward_in_place(&mut self, model: &mut M) -> M::Output {
         model.forward_train_in_place(&mut self.cache)
     }
