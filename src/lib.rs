@@ -7,6 +7,7 @@
 mod data;
 mod error;
 mod exp;
+pub mod format;
 mod init;
 mod linear;
 mod loss;
