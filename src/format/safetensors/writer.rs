@@ -316,6 +316,8 @@ impl<'o, 't> Writer<'o, 't> {
             offset = end;
         }
         w.bytes(b"}");
+        // `lengths` (the const size) and the text written must agree to the byte.
+        debug_assert_eq!(w.pos, 8 + header);
         while w.pos < 8 + padded {
             w.bytes(b" ");
         }
