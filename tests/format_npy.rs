@@ -4,7 +4,7 @@
 
 use constnn::Error;
 use constnn::format::Dtype;
-use constnn::format::npy::{Npy, len_f32, write_f32};
+use constnn::format::npy::{MAX_HEADER_LEN, Npy, len_f32, write_f32};
 
 const EXPECTED: &str = include_str!("data/formats/expected.json");
 
@@ -262,7 +262,11 @@ fn accepts_the_valid_variations() {
         ),
         ("{'descr':'<f8','fortran_order':False,'shape':(2,2)}", 32),
         (
-            "  {'descr': '<f4', 'fortran_order': False, 'shape': ( 1 , 2 , ), }\t\r\n  ",
+            "  {'descr': '<f4', 'fortran_order': False, 'shape': ( 1 , 2 , ), }\t \n",
+            8,
+        ),
+        (
+            "\t{'descr':\n '<f4',\r\n\t'fortran_order': False,\x0c'shape': (2,)\n}",
             8,
         ),
         ("{'descr': '|u1', 'fortran_order': False, 'shape': ()}", 1),
@@ -310,14 +314,30 @@ fn preamble_errors() {
             }
         );
     }
-    // The header length beyond the file, for 1.0 (u16) and 2.0 (u32).
+    // The header length beyond the file, and beyond numpy's limit, for 1.0 (u16) and 2.0 (u32).
     let mut b = good.to_vec();
-    b[8..10].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    b[8..10].copy_from_slice(&10_000u16.to_le_bytes());
     assert_eq!(
         Npy::parse(&b).unwrap_err(),
         Error::Truncated {
-            needed: 10 + 0xFFFF,
+            needed: 10_010,
             available: good.len()
+        }
+    );
+    b[8..10].copy_from_slice(&10_001u16.to_le_bytes());
+    assert_eq!(
+        Npy::parse(&b).unwrap_err(),
+        Error::TooLarge {
+            limit: MAX_HEADER_LEN,
+            found: 10_001
+        }
+    );
+    b[8..10].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    assert_eq!(
+        Npy::parse(&b).unwrap_err(),
+        Error::TooLarge {
+            limit: MAX_HEADER_LEN,
+            found: 0xFFFF
         }
     );
     let v2 = fixture("v2");
@@ -325,9 +345,9 @@ fn preamble_errors() {
     b[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(
         Npy::parse(&b).unwrap_err(),
-        Error::Truncated {
-            needed: (12 + u32::MAX as u64).try_into().unwrap_or(usize::MAX),
-            available: v2.len()
+        Error::TooLarge {
+            limit: MAX_HEADER_LEN,
+            found: u32::MAX as usize
         }
     );
 }
@@ -440,6 +460,27 @@ fn header_syntax_errors() {
             10 + 55,
         ),
         ("{'desc\u{e9}r': 1}", 10 + 6),
+        // Whitespace Python's tokenizer refuses around the dict: an indented first or last line.
+        (
+            "\n{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}",
+            10,
+        ),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n ",
+            10 + 56,
+        ),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}   \n    \n",
+            10 + 59,
+        ),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n\t",
+            10 + 56,
+        ),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\r",
+            10 + 55,
+        ),
     ];
     for (h, offset) in cases {
         assert_eq!(err(h, 12), Error::MalformedHeader { offset }, "{h:?}");

@@ -10,7 +10,7 @@
 mod reader;
 mod writer;
 
-pub use reader::Npy;
+pub use reader::{MAX_HEADER_LEN, Npy};
 pub use writer::{len_f32, write_f32};
 
 /// The six bytes every `.npy` file starts with.

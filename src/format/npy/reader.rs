@@ -22,11 +22,16 @@ const DESCRS: [(&[u8], Dtype); 13] = [
     (b"<c8", Dtype::C64),
 ];
 
+/// The longest header `numpy.load` reads by default (its `max_header_size`); longer ones are
+/// refused as [`Error::TooLarge`] so that every file accepted here loads in numpy.
+pub const MAX_HEADER_LEN: usize = 10_000;
+
 /// A validated `.npy` file, borrowed from the input.
 ///
-/// [`parse`](Self::parse) checks the magic, the version (1.0, 2.0 or 3.0), the header length,
-/// the header (a Python dict literal with exactly the keys `'descr'`, `'fortran_order'` and
-/// `'shape'`, in any order, each once, followed by whitespace only; strings in single or
+/// [`parse`](Self::parse) checks the magic, the version (1.0, 2.0 or 3.0), the header length
+/// (at most [`MAX_HEADER_LEN`]), the header (a Python dict literal with exactly the keys `'descr'`, `'fortran_order'` and
+/// `'shape'`, in any order, each once, led by spaces or tabs only and followed by spaces or
+/// tabs and at most one newline; strings in single or
 /// double quotes without escapes; `True`/`False`; a tuple of non-negative decimal integers,
 /// at most [`MAX_RANK`]), the dtype (little-endian numbers as listed by
 /// [`Dtype`]; big-endian or structured dtypes are [`Error::UnknownDtype`]), C order
@@ -77,7 +82,15 @@ impl Cursor<'_> {
         Error::MalformedHeader { offset: self.pos }
     }
 
-    /// Python's whitespace between tokens (no comments, no line continuations).
+    /// Spaces and tabs (the only whitespace allowed before and after the dict).
+    fn skip_blanks(&mut self) {
+        while let Some(b' ' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Python's whitespace between tokens inside the dict, where line breaks and indentation
+    /// do not count (no comments, no line continuations).
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0C) = self.peek() {
             self.pos += 1;
@@ -177,7 +190,7 @@ impl<'a> Npy<'a> {
     /// # Errors
     ///
     /// [`Error::BadMagic`], [`Error::UnsupportedVersion`] (`major × 256 + minor`),
-    /// [`Error::Truncated`] (in the preamble, the header or the data),
+    /// [`Error::TooLarge`] (a header over [`MAX_HEADER_LEN`]), [`Error::Truncated`] (in the preamble, the header or the data),
     /// [`Error::MalformedHeader`], [`Error::WrongType`], [`Error::NumberOverflow`],
     /// [`Error::DuplicateKey`], [`Error::UnknownField`], [`Error::MissingField`],
     /// [`Error::UnknownDtype`], [`Error::TooManyDims`], [`Error::FortranOrder`],
@@ -216,6 +229,12 @@ impl<'a> Npy<'a> {
         } else {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as u64
         };
+        if header_len > MAX_HEADER_LEN as u64 {
+            return Err(Error::TooLarge {
+                limit: MAX_HEADER_LEN,
+                found: header_len as usize,
+            });
+        }
         let header_end = header_start as u64 + header_len;
         if header_end > bytes.len() as u64 {
             return Err(Error::Truncated {
@@ -269,7 +288,8 @@ impl<'a> Npy<'a> {
     /// Parses the dict; returns `fortran_order`.
     fn parse_header(&mut self, cur: &mut Cursor<'_>) -> Result<bool, Error> {
         let dict = cur.pos;
-        cur.skip_ws();
+        // Python rejects an indented first line, so only spaces and tabs may lead.
+        cur.skip_blanks();
         if cur.peek() != Some(b'{') {
             return Err(cur.wrong_value());
         }
@@ -338,7 +358,12 @@ impl<'a> Npy<'a> {
                 _ => return Err(cur.malformed()),
             }
         }
-        cur.skip_ws();
+        // After the dict: spaces and tabs, then at most one final newline (`ast.literal_eval`
+        // fails on an indented last line, e.g. "}\n  ").
+        cur.skip_blanks();
+        if cur.peek() == Some(b'\n') {
+            cur.pos += 1;
+        }
         if cur.pos != cur.end {
             return Err(cur.malformed());
         }
