@@ -8,6 +8,7 @@ mod data;
 mod error;
 mod exp;
 mod float;
+pub mod format;
 mod init;
 mod kernels;
 mod layers;
@@ -24,6 +25,7 @@ mod tuple;
 
 pub use data::{Batches, Remainder, batches, shuffle};
 pub use error::{Error, Hyperparameter};
+pub use format::{checkpoint_len, load_weights, save_weights, weights_len};
 pub use init::standard_normal;
 pub use layers::{
     BatchNorm1d, BatchNormCache, BatchNormParams, DropRate, Dropout, DropoutMask, EvalStats,
