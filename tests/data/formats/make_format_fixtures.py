@@ -27,7 +27,9 @@ Generate mode writes:
                          of every fixture file and of a few byte strings
 
 Check mode expects the files tests/format_interop.rs writes (set CONSTNN_FORMAT_OUT=D and run
-`cargo test --test format_interop`); their values follow `value(k)` below on both sides.
+`cargo test --test format_interop`); their values follow `value(k)` below on both sides. It
+also loads every mutated file constnn accepted (D/mutants) with the official readers, which must
+accept each one and read the same names, dtypes, shapes and metadata.
 """
 
 import json
@@ -236,6 +238,32 @@ def check(out):
     expect((version, dtype, flags, step) == (1, 1, 1, 12345), "container header fields")
     expect(np.array_equal(payload, values(plen // 4)) and
            np.array_equal(state, values(slen // 4, 1000)), "container payload and state")
+
+    # Mutated files constnn accepted: the official readers must accept them and agree.
+    mutants = json.loads((out / "mutants" / "mutants.json").read_text())
+    disagree = []
+    for m in mutants:
+        path = out / "mutants" / m["file"]
+        try:
+            if "tensors" in m:
+                got = {name: (info["dtype"], list(info["shape"]))
+                       for name, info in safetensors.deserialize(path.read_bytes())}
+                want = {t["name"]: (t["dtype"], t["shape"]) for t in m["tensors"]}
+                with safetensors.safe_open(path, framework="numpy") as f:
+                    meta = f.metadata() or {}
+                ok = got == want and meta == m["metadata"]
+            else:
+                a = np.load(path)
+                ok = a.dtype.str == m["dtype"] and list(a.shape) == m["shape"]
+        except Exception as e:  # noqa: BLE001 - any refusal is a disagreement
+            ok, m["error"] = False, repr(e)
+        if not ok:
+            disagree.append(m)
+    n_st = sum("tensors" in m for m in mutants)
+    expect(not disagree, f"{len(mutants) - n_st} .npy and {n_st} safetensors mutants constnn "
+           f"accepts: the official readers accept and agree ({len(disagree)} disagree)")
+    for m in disagree[:5]:
+        print("     ", m)
 
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
