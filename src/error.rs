@@ -201,9 +201,11 @@ pub enum Error {
         /// The largest rank supported.
         capacity: usize,
     },
-    /// The product of a shape's dimensions (times the element size) overflows `usize`.
+    /// The product of a shape's dimensions (times the element size) overflows `usize` (for
+    /// `.npy`, exceeds `isize::MAX`, numpy's limit).
     ShapeOverflow {
-        /// Where the shape starts.
+        /// Where the shape starts (`.npy`: where the header starts; a writer: the tensor's
+        /// position in its list, 0 for `.npy`).
         offset: usize,
     },
     /// A sub-byte dtype's tensor does not end on a byte boundary.

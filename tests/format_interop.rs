@@ -6,13 +6,19 @@
 //! `load_state_dict` when torch is installed) and compares every value bit for bit.
 //!
 //! The values follow `value(k)` on both sides (small multiples of 1/8, exact in `f32`).
+//! `mutants/` holds mutated files constnn accepts, for the same readers to accept too.
 
 use std::path::PathBuf;
 
+use constnn::format::Dtype;
 use constnn::format::container::{Blob, Encoder, blob_len_f32};
 use constnn::format::npy::{Npy, len_f32, write_f32};
 use constnn::format::safetensors::{SafeTensors, TensorSpec, Writer, write_len};
-use constnn::{Linear, Params, Relu};
+use constnn::rand_core::SeedableRng;
+use constnn::{Linear, Params, Relu, XorShiftRng};
+
+mod format_common;
+use format_common::{mutate, npy_seeds, safetensors_seeds};
 
 fn value(k: usize) -> f32 {
     ((k * 37 % 101) as f32 - 50.0) / 8.0
@@ -40,18 +46,23 @@ const ODD_NAMES: [&str; 6] = [
     "ctrl\u{1}",
 ];
 
-fn out_dir() -> PathBuf {
+/// `$CONSTNN_FORMAT_OUT/sub` (kept), or a fresh temporary directory (removed by the test).
+fn out_dir(sub: &str) -> PathBuf {
     let dir = match std::env::var_os("CONSTNN_FORMAT_OUT") {
-        Some(d) => PathBuf::from(d),
-        None => std::env::temp_dir().join(format!("constnn-format-{}", std::process::id())),
+        Some(d) => PathBuf::from(d).join(sub),
+        None => std::env::temp_dir().join(format!("constnn-format-{}-{sub}", std::process::id())),
     };
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
+fn keep() -> bool {
+    std::env::var_os("CONSTNN_FORMAT_OUT").is_some()
+}
+
 #[test]
 fn write_files_for_the_official_readers() {
-    let dir = out_dir();
+    let dir = out_dir("");
 
     // nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)) as constnn's tuple.
     let mut model: (Linear<3, 4>, Relu, Linear<4, 2>) = (Linear::ZERO, Relu, Linear::ZERO);
@@ -171,7 +182,95 @@ fn write_files_for_the_official_readers() {
     let blob = Blob::parse(&buf, 0xC0FF_EE00, 5, Some(3)).unwrap();
     assert_eq!(blob.state().collect::<Vec<_>>(), values(3, 1000));
 
-    if std::env::var_os("CONSTNN_FORMAT_OUT").is_none() {
+    if !keep() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// numpy's `dtype.str` of a dtype `.npy` files can hold.
+fn numpy_descr(d: Dtype) -> &'static str {
+    match d {
+        Dtype::F32 => "<f4",
+        Dtype::F64 => "<f8",
+        Dtype::F16 => "<f2",
+        Dtype::I8 => "|i1",
+        Dtype::U8 => "|u1",
+        Dtype::Bool => "|b1",
+        Dtype::I16 => "<i2",
+        Dtype::U16 => "<u2",
+        Dtype::I32 => "<i4",
+        Dtype::U32 => "<u4",
+        Dtype::I64 => "<i8",
+        Dtype::U64 => "<u8",
+        Dtype::C64 => "<c8",
+        other => panic!("no .npy dtype {other:?}"),
+    }
+}
+
+/// Mutated files that constnn's readers accept, with what constnn read from each, for the
+/// `--check` script: the official readers must accept every one and read the same names,
+/// dtypes and shapes (constnn may refuse files they accept, never the reverse).
+#[test]
+fn write_accepted_mutants_for_the_official_readers() {
+    const MUTANTS: usize = 50_000;
+    let dir = out_dir("mutants");
+    let mut rng = XorShiftRng::seed_from_u64(0x1A7E_2024);
+    let mut manifest = Vec::new();
+    let seeds = npy_seeds();
+    for i in 0..MUTANTS {
+        let m = mutate(&mut rng, &seeds[i % seeds.len()]);
+        if let Ok(npy) = Npy::parse(&m) {
+            let file = format!("npy_{i}.npy");
+            std::fs::write(dir.join(&file), &m).unwrap();
+            manifest.push(serde_json::json!({
+                "file": file,
+                "dtype": numpy_descr(npy.dtype()),
+                "shape": npy.shape(),
+            }));
+        }
+    }
+    let seeds = safetensors_seeds();
+    for i in 0..MUTANTS {
+        let m = mutate(&mut rng, &seeds[i % seeds.len()]);
+        if let Ok(st) = SafeTensors::<16>::parse(&m) {
+            let file = format!("st_{i}.safetensors");
+            std::fs::write(dir.join(&file), &m).unwrap();
+            let tensors: Vec<_> = st
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name().chars().collect::<String>(),
+                        "dtype": t.dtype().safetensors_name(),
+                        "shape": t.shape(),
+                    })
+                })
+                .collect();
+            let metadata: serde_json::Map<String, serde_json::Value> = st
+                .metadata_iter()
+                .map(|(k, v)| (k.chars().collect(), v.chars().collect::<String>().into()))
+                .collect();
+            manifest.push(serde_json::json!({
+                "file": file,
+                "tensors": tensors,
+                "metadata": metadata,
+            }));
+        }
+    }
+    let npys = manifest
+        .iter()
+        .filter(|e| e.get("tensors").is_none())
+        .count();
+    assert!(
+        npys > 500 && manifest.len() - npys > 500,
+        "{npys} npy, {} total",
+        manifest.len()
+    );
+    std::fs::write(
+        dir.join("mutants.json"),
+        serde_json::to_string(&manifest).unwrap(),
+    )
+    .unwrap();
+    if !keep() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -395,3 +395,112 @@ fn new_layers_do_not_allocate() {
     assert_ne!(model.norm.running_mean, [0.0; 32]);
     assert_ne!(param_bits(&twin), param_bits(&model));
 }
+
+#[test]
+fn weights_formats_do_not_allocate() {
+    use constnn::format::container::{Blob, Encoder, blob_len_f32};
+    use constnn::format::npy::{Npy, len_f32, write_f32};
+    use constnn::format::safetensors::{SafeTensors, TensorSpec, Writer, write_len};
+    use constnn::format::{Crc32, crc32};
+
+    const MLP_ST: &[u8] = include_bytes!("data/formats/mlp.safetensors");
+    const ESCAPED_ST: &[u8] = include_bytes!("data/formats/escaped.safetensors");
+    const V2_NPY: &[u8] = include_bytes!("data/formats/v2.npy");
+    const SPECS: [TensorSpec; 2] = [
+        TensorSpec {
+            name: "0.weight",
+            shape: &[2, 3],
+        },
+        TensorSpec {
+            name: "quo\"te",
+            shape: &[2],
+        },
+    ];
+    let model: Linear<3, 2> = Linear {
+        weight: [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+        bias: [0.5, -0.5],
+    };
+
+    let ((sum, fixture_bias, fixture_v2, checks), calls) = count_heap_calls(|| {
+        let mut sum = 0.0f32;
+        // The container: save through `visit`, validate, load through `visit_mut`.
+        let mut blob = [0u8; blob_len_f32(8, 0)];
+        let mut enc = Encoder::new(&mut blob, 42, 8).expect("buffer large enough");
+        model.visit(&mut |p: &[f32]| enc.push(p));
+        enc.finish().expect("all values pushed");
+        let parsed = Blob::parse(&blob, 42, 8, None).expect("valid blob");
+        let mut back: Linear<3, 2> = Linear::ZERO;
+        let mut values = parsed.payload();
+        back.visit_mut(&mut |p: &mut [f32]| {
+            values.fill(p);
+        });
+        sum += back.weight[2][1] + back.bias[0];
+        let wrong_model = Blob::parse(&blob, 43, 8, None).is_err();
+        blob[40] ^= 1;
+        let corrupt = Blob::parse(&blob, 42, 8, None).is_err();
+
+        // safetensors: write (escaped name, transposed weight), read back, read a fixture.
+        let mut st = [0u8; write_len(&SPECS, &[("format", "pt")])];
+        let mut w = Writer::new(&mut st, &SPECS, &[("format", "pt")]).expect("valid specs");
+        w.push_transposed(model.weight.as_flattened(), 3, 2);
+        w.push(&model.bias);
+        w.finish().expect("all values pushed");
+        let file = SafeTensors::<4>::parse(&st).expect("valid file");
+        let mut w_io = [0.0f32; 6];
+        file.get("0.weight")
+            .expect("present")
+            .read_f32_transposed(2, 3, &mut w_io)
+            .expect("F32 [2, 3]");
+        sum += w_io[5];
+        let reference = SafeTensors::<8>::parse(MLP_ST).expect("valid fixture");
+        let mut bias = [0.0f32; 4];
+        reference
+            .get("0.bias")
+            .expect("present")
+            .read_f32(&mut bias)
+            .expect("F32 [4]");
+        let fixture_bias = bias[0];
+        let escaped = SafeTensors::<8>::parse(ESCAPED_ST).expect("valid fixture");
+        let found = escaped.get("emoji\u{1F600}").is_some();
+        let bad_json = SafeTensors::<4>::parse(&MLP_ST[..100]).is_err();
+
+        // .npy: write, read back, read a version 2.0 fixture.
+        let mut npy = [0u8; len_f32(&[3, 2])];
+        write_f32(&mut npy, &[3, 2], model.weight.as_flattened()).expect("buffer large enough");
+        let mut flat = [0.0f32; 6];
+        Npy::parse(&npy)
+            .expect("valid file")
+            .read_f32(&mut flat)
+            .expect("<f4");
+        sum += flat[4];
+        let v2 = Npy::parse(V2_NPY).expect("valid fixture");
+        let mut four = [0.0f32; 4];
+        v2.read_f32(&mut four).expect("<f4 (2, 2)");
+        let fixture_v2 = four[0];
+        let bad_npy = Npy::parse(&npy[..50]).is_err();
+
+        let crc = Crc32::new().update(&npy).finish() == crc32(&npy);
+        (
+            sum,
+            fixture_bias,
+            fixture_v2,
+            [wrong_model, corrupt, found, bad_json, bad_npy, crc],
+        )
+    });
+    assert_eq!(calls, 0, "the weights formats used the heap {calls} times");
+    assert!(checks.iter().all(|&b| b), "{checks:?}");
+    // weight[2][1] + bias[0] after the container round trip, the same weight through
+    // safetensors (transposed and back) and through .npy (flat index 4 = weight[2][0]).
+    assert_eq!(sum, 6.0 + 0.5 + 6.0 + 5.0);
+    // The fixtures' first values, as read outside the armed region.
+    let mut bias = [0.0f32; 4];
+    SafeTensors::<8>::parse(MLP_ST)
+        .unwrap()
+        .get("0.bias")
+        .unwrap()
+        .read_f32(&mut bias)
+        .unwrap();
+    let mut four = [0.0f32; 4];
+    Npy::parse(V2_NPY).unwrap().read_f32(&mut four).unwrap();
+    assert_eq!((fixture_bias, fixture_v2), (bias[0], four[0]));
+}

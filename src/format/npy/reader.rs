@@ -259,14 +259,24 @@ impl<'a> Npy<'a> {
         if fortran {
             return Err(Error::FortranOrder);
         }
-        let elements = npy.shape[..npy.rank]
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
-        let size = elements
-            .and_then(|n| n.checked_mul(npy.dtype.bits() / 8))
-            .ok_or(Error::ShapeOverflow {
-                offset: header_start,
-            })?;
+        // numpy's rule (it refuses to create the array otherwise): the item size times every
+        // non-zero dimension must stay below `isize::MAX`, even when a zero makes it empty.
+        let mut bytes_if_full = npy.dtype.bits() / 8;
+        for &d in &npy.shape[..npy.rank] {
+            if d != 0 {
+                bytes_if_full = bytes_if_full
+                    .checked_mul(d)
+                    .filter(|&n| n <= isize::MAX as usize)
+                    .ok_or(Error::ShapeOverflow {
+                        offset: header_start,
+                    })?;
+            }
+        }
+        let size = if npy.shape[..npy.rank].contains(&0) {
+            0
+        } else {
+            bytes_if_full
+        };
         let data = &bytes[header_end..];
         let total = header_end.saturating_add(size);
         if data.len() < size {

@@ -42,7 +42,8 @@ const fn dict_len(shape: &[usize]) -> usize {
 }
 
 /// The header length field: the dict, spaces, `\n`, so preamble + header is a multiple of 64
-/// (numpy adds a whole 64 when it already is one, which this reproduces).
+/// (numpy adds a whole 64 when it already is one; reproduced, though no `'<f4'` shape numpy
+/// accepts gets there).
 const fn header_len(shape: &[usize]) -> usize {
     let hlen = dict_len(shape) + 1;
     hlen + ALIGN - (PREAMBLE_LEN + hlen) % ALIGN
@@ -67,7 +68,8 @@ pub const fn len_f32(shape: &[usize]) -> usize {
 /// # Errors
 ///
 /// [`Error::LengthMismatch`] unless `values` has the shape's number of elements;
-/// [`Error::ShapeOverflow`] (`offset` 0) if that number overflows; [`Error::TooLarge`] if the
+/// [`Error::ShapeOverflow`] (`offset` 0) if 4 bytes times the non-zero dimensions exceed
+/// `isize::MAX` (numpy's limit, which applies to empty arrays too); [`Error::TooLarge`] if the
 /// header does not fit version 1.0's 64 KiB; [`Error::BufferTooSmall`] if `out` is shorter
 /// than [`len_f32`]. Nothing is written on error.
 ///
@@ -81,10 +83,20 @@ pub const fn len_f32(shape: &[usize]) -> usize {
 /// # Ok::<(), constnn::Error>(())
 /// ```
 pub fn write_f32(out: &mut [u8], shape: &[usize], values: &[f32]) -> Result<usize, Error> {
-    let elements = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or(Error::ShapeOverflow { offset: 0 })?;
+    // numpy refuses an array whose non-zero dimensions times the item size exceed isize::MAX,
+    // even an empty one; such a shape is refused here too, so numpy loads every file written.
+    let mut bytes_if_full = 4usize;
+    for &d in shape.iter().filter(|&&d| d != 0) {
+        bytes_if_full = bytes_if_full
+            .checked_mul(d)
+            .filter(|&n| n <= isize::MAX as usize)
+            .ok_or(Error::ShapeOverflow { offset: 0 })?;
+    }
+    let elements = if shape.contains(&0) {
+        0
+    } else {
+        bytes_if_full / 4
+    };
     if elements != values.len() {
         return Err(Error::LengthMismatch {
             expected: elements,
@@ -104,9 +116,8 @@ pub fn write_f32(out: &mut [u8], shape: &[usize], values: &[f32]) -> Result<usiz
         });
     }
     let data_start = PREAMBLE_LEN + header;
-    let total = elements
-        .checked_mul(4)
-        .and_then(|b| b.checked_add(data_start))
+    let total = (4 * elements)
+        .checked_add(data_start)
         .ok_or(Error::ShapeOverflow { offset: 0 })?;
     let available = out.len();
     let Some(out) = out.get_mut(..total) else {
