@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`Linear<IN, OUT>`](crate::Linear) | `nn.Linear(IN, OUT)` | `weight` `[OUT, IN]` (the transpose of constnn's `weight[i][o]`), `bias` `[OUT]` |
 //! | [`BatchNorm1d<N>`](crate::BatchNorm1d) | `nn.BatchNorm1d(N)` | `weight` (`γ`), `bias` (`β`), `running_mean`, `running_var` `[N]`; `num_batches_tracked` (`I64`, shape `[]`) |
-//! | [`Relu`](crate::Relu), [`Tanh`](crate::Tanh), [`Sigmoid`](crate::Sigmoid), [`LeakyRelu`](crate::LeakyRelu), [`Dropout`](crate::Dropout) | `nn.ReLU()`, … | none |
+//! | [`Relu`], [`Tanh`], [`Sigmoid`], [`LeakyRelu`], [`Dropout`] | `nn.ReLU()`, … | none |
 //! | [`Frozen<L>`](crate::Frozen) | (`requires_grad_(False)`) | `L`'s |
 //! | a tuple `(A, B, …)` | `nn.Sequential(A, B, …)` | element `k`'s keys prefixed `k.` (nested: `k.j.`) |
 //! | a [`sequential!`](crate::sequential) struct | a `Module` with named submodules | field `f`'s keys prefixed `f.` |
