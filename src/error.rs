@@ -271,6 +271,16 @@ pub enum Error {
     ReservedName {
         /// The position of the name in the writer's list.
         index: usize,
+    }, // PyTorch state_dicts
+    /// A `state_dict` file holds a tensor the model does not have (strict loading).
+    UnexpectedTensor {
+        /// The tensor's position in the file (in data order).
+        index: usize,
+    },
+    /// A `state_dict` key (prefix included) is longer than the key buffer.
+    KeyTooLong {
+        /// The buffer's capacity in bytes.
+        capacity: usize,
     },
 }
 
@@ -481,6 +491,14 @@ impl fmt::Display for Error {
                     f,
                     "name {index} given to the writer is reserved by the format"
                 )
+            }
+            // PyTorch state_dicts
+            Error::UnexpectedTensor { index } => write!(
+                f,
+                "tensor {index} of the file is not one of the model's state_dict keys"
+            ),
+            Error::KeyTooLong { capacity } => {
+                write!(f, "a state_dict key is longer than {capacity} bytes")
             }
         }
     }

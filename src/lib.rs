@@ -25,7 +25,10 @@ mod tuple;
 
 pub use data::{Batches, Remainder, batches, shuffle};
 pub use error::{Error, Hyperparameter};
-pub use format::{checkpoint_len, load_weights, save_weights, weights_len};
+pub use format::{
+    StateDict, checkpoint_len, load_safetensors, load_weights, safetensors_len, save_safetensors,
+    save_weights, weights_len,
+};
 pub use init::standard_normal;
 pub use layers::{
     BatchNorm1d, BatchNormCache, BatchNormParams, DropRate, Dropout, DropoutMask, EvalStats,

@@ -114,6 +114,64 @@ macro_rules! sequential {
         $crate::__sequential_impl! {
             @index $name; [ $( ($field, $ty) )+ ]; [0 1 2 3 4 5 6 7]; []
         }
+
+        $crate::__sequential_state_dict! { $name; $( ($field, $ty) )+ }
+    };
+}
+
+/// The [`StateDict`](crate::StateDict) impl of a [`sequential!`] struct: each field's keys
+/// under `"{field}."`, as a PyTorch module with named submodules. Not public API.
+///
+/// The bounds are written `for<'__sd> T: StateDict` so that they are not global: a struct
+/// with a layer that has no `StateDict` impl still compiles, only without this impl.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sequential_state_dict {
+    ($name:ident; $( ($field:ident, $T:ty) )+) => {
+        impl $crate::StateDict for $name
+        where
+            $(for<'__sd> $T: $crate::StateDict,)+
+        {
+            const LAYOUT: $crate::format::torch::StateLayout =
+                $crate::format::torch::StateLayout::EMPTY
+                    $(.child(::core::stringify!($field), <$T as $crate::StateDict>::LAYOUT))+;
+
+            fn visit_state<__F>(
+                &self,
+                key: &mut $crate::format::torch::Key,
+                f: &mut __F,
+            ) -> ::core::result::Result<(), $crate::Error>
+            where
+                __F: ::core::ops::FnMut(
+                    &$crate::format::torch::Key,
+                    $crate::format::torch::Layout,
+                    &[f32],
+                ) -> ::core::result::Result<(), $crate::Error>,
+            {
+                $(key.scoped(::core::concat!(::core::stringify!($field), "."), |k| {
+                    <$T as $crate::StateDict>::visit_state(&self.$field, k, f)
+                })?;)+
+                ::core::result::Result::Ok(())
+            }
+
+            fn visit_state_mut<__F>(
+                &mut self,
+                key: &mut $crate::format::torch::Key,
+                f: &mut __F,
+            ) -> ::core::result::Result<(), $crate::Error>
+            where
+                __F: ::core::ops::FnMut(
+                    &$crate::format::torch::Key,
+                    $crate::format::torch::Layout,
+                    &mut [f32],
+                ) -> ::core::result::Result<(), $crate::Error>,
+            {
+                $(key.scoped(::core::concat!(::core::stringify!($field), "."), |k| {
+                    <$T as $crate::StateDict>::visit_state_mut(&mut self.$field, k, f)
+                })?;)+
+                ::core::result::Result::Ok(())
+            }
+        }
     };
 }
 

@@ -13,7 +13,9 @@
 //! - [`Crc32`]: the checksum, usable in `const` contexts;
 //! - whole models: [`save_weights`], [`load_weights`], [`weights_len`], and checkpoints of a
 //!   trainer ([`Trainer::save_checkpoint`](crate::Trainer::save_checkpoint),
-//!   [`load_checkpoint`](crate::Trainer::load_checkpoint), [`checkpoint_len`]).
+//!   [`load_checkpoint`](crate::Trainer::load_checkpoint), [`checkpoint_len`]);
+//! - PyTorch `state_dict`s ([`torch`]): [`load_safetensors`], [`save_safetensors`],
+//!   [`safetensors_len`], with `nn.Sequential`'s key names and `[out, in]` weights.
 
 mod crc32;
 mod dtype;
@@ -22,10 +24,15 @@ pub mod container;
 mod model;
 pub mod npy;
 pub mod safetensors;
+pub mod torch;
 
 pub use crc32::{Crc32, crc32};
 pub use dtype::Dtype;
 pub use model::{checkpoint_len, load_weights, save_weights, weights_len};
+pub use torch::{
+    StateDict, load_safetensors, load_safetensors_lenient, load_safetensors_with, safetensors_len,
+    save_safetensors, save_safetensors_with,
+};
 
 /// The most dimensions a tensor read from (or written to) `safetensors` or `.npy` may have.
 pub const MAX_RANK: usize = 8;

@@ -13,7 +13,7 @@
 
 mod json;
 mod reader;
-mod writer;
+pub(crate) mod writer;
 
 pub use json::Chars;
 pub use reader::{MAX_HEADER_LEN, Name, SafeTensors, TensorView};

@@ -16,7 +16,7 @@ pub struct TensorSpec<'n> {
 
 /// The length of `s` as a JSON string body, escaped as `serde_json` escapes (the reference
 /// writer's): `\"`, `\\`, the five short control escapes, `\u00XX` for the other controls.
-const fn escaped_len(s: &str) -> usize {
+pub(crate) const fn escaped_len(s: &str) -> usize {
     let b = s.as_bytes();
     let mut n = 0usize;
     let mut i = 0;
@@ -32,7 +32,7 @@ const fn escaped_len(s: &str) -> usize {
 }
 
 /// The number of decimal digits of `v`.
-const fn digits(mut v: usize) -> usize {
+pub(crate) const fn digits(mut v: usize) -> usize {
     let mut n = 1;
     while v >= 10 {
         v /= 10;
@@ -164,20 +164,20 @@ pub struct Writer<'o, 't> {
 }
 
 /// Appends bytes to a slice the caller sized exactly.
-struct Out<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
+pub(crate) struct Out<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) pos: usize,
 }
 
 impl Out<'_> {
-    fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         if let Some(dst) = self.buf.get_mut(self.pos..self.pos + b.len()) {
             dst.copy_from_slice(b);
         }
         self.pos += b.len();
     }
 
-    fn number(&mut self, v: usize) {
+    pub(crate) fn number(&mut self, v: usize) {
         let mut tmp = [0u8; 20];
         let mut i = tmp.len();
         let mut v = v;
@@ -192,7 +192,7 @@ impl Out<'_> {
         self.bytes(&tmp[i..]);
     }
 
-    fn string(&mut self, s: &str) {
+    pub(crate) fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.bytes(b"\"");
         for &c in s.as_bytes() {
