@@ -112,8 +112,8 @@ fn run(options: &Options) -> Result<(), constnn::Error> {
     );
     println!(
         "rows: {} train, {} test; batch {BATCH}, {EPOCHS} epochs, {}, seed {}, {} step",
-        data.train.len(),
-        data.test.len(),
+        data.train.rows(),
+        data.test.rows(),
         options.optimizer.describe(),
         options.seed,
         match options.step {
@@ -133,8 +133,8 @@ fn run(options: &Options) -> Result<(), constnn::Error> {
         .train(&data, options.seed, options.step, |epoch, model, _| {
             let print = epoch == 1 || epoch % 20 == 0;
             if print || options.plot.is_some() {
-                let train = digits::evaluate(model, &data, &data.train)?;
-                let test = digits::evaluate(model, &data, &data.test)?;
+                let train = digits::evaluate(model, &data.train)?;
+                let test = digits::evaluate(model, &data.test)?;
                 if print {
                     println!(
                         "epoch {epoch} loss_train {:.6} loss_test {:.6}",
@@ -150,8 +150,8 @@ fn run(options: &Options) -> Result<(), constnn::Error> {
         plot_curves(path, options.optimizer, &curves);
     }
 
-    let train = digits::evaluate(&model, &data, &data.train)?;
-    let test = digits::evaluate(&model, &data, &data.test)?;
+    let train = digits::evaluate(&model, &data.train)?;
+    let test = digits::evaluate(&model, &data.test)?;
     println!(
         "train_accuracy={:.4} test_accuracy={:.4}",
         train.accuracy(),

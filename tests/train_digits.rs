@@ -61,11 +61,14 @@ fn data_matches_the_notebook() {
     assert_eq!(data.mean, digits::NOTEBOOK_MEAN);
     assert_eq!(data.std, digits::NOTEBOOK_STD);
     assert_eq!(
-        (data.train.len(), data.test.len()),
-        (digits::TRAIN_ROWS, digits::TEST_ROWS)
+        (data.train.rows(), data.test.rows()),
+        (
+            digits::digits_data::TRAIN_ROWS,
+            digits::digits_data::TEST_ROWS
+        )
     );
     let mut per_class = [0; digits::CLASSES];
-    for &label in &data.labels {
+    for &label in data.train.labels.iter().chain(&data.test.labels) {
         per_class[label] += 1;
     }
     assert_eq!(
@@ -78,8 +81,8 @@ fn data_matches_the_notebook() {
 fn default_seed_reaches_the_notebook_accuracy() {
     let data = data();
     let model = &buffered().model;
-    let test = digits::evaluate(model, data, &data.test).unwrap();
-    let train = digits::evaluate(model, data, &data.train).unwrap();
+    let test = digits::evaluate(model, &data.test).unwrap();
+    let train = digits::evaluate(model, &data.train).unwrap();
     // The notebook's numpy run: 0.9978 train, 0.9778 test; seeds 0..=9 here: 0.9667..=0.9800.
     assert!(
         test.accuracy() >= 0.97,
@@ -103,9 +106,9 @@ fn fused_step_gives_the_same_bits() {
     assert_eq!(fused.step_loss_bits, buffered.step_loss_bits);
     assert_eq!(param_bits(&fused.model), param_bits(&buffered.model));
     let data = data();
-    for rows in [&data.train, &data.test] {
-        let a = digits::evaluate(&fused.model, data, rows).unwrap();
-        let b = digits::evaluate(&buffered.model, data, rows).unwrap();
+    for split in [&data.train, &data.test] {
+        let a = digits::evaluate(&fused.model, split).unwrap();
+        let b = digits::evaluate(&buffered.model, split).unwrap();
         assert_eq!(a.loss.to_bits(), b.loss.to_bits());
         assert_eq!(a.correct, b.correct);
     }

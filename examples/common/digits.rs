@@ -3,7 +3,9 @@
 //! Both include this file as a module (`#[path = "common/digits.rs"] mod digits;` and
 //! `#[path = "../examples/common/digits.rs"] mod digits;`), so the example and the test run one
 //! implementation. It is host code: loading uses `Vec`, the training state itself
-//! (model, gradients, caches) is fixed-size, as it would be on a microcontroller.
+//! (model, gradients, caches) is fixed-size, as it would be on a microcontroller. The data is
+//! parsed by the firmware's parser, `digits_data.rs` (`no_std`, fixed-size output), and
+//! normalized with its table.
 //!
 //! The setup is the series' next notebook (10: multi-class network), whose numpy rerun is in
 //! `../shared/reference/digits_notebook_run.txt`:
@@ -13,6 +15,12 @@
 //! - `(Linear<64, 32>, Relu, Linear<32, 10>)`, He init, softmax cross-entropy;
 //! - batch 10, 100 epochs, SGD with learning rate [`LR`] (see there for the notebook's `1e-3`).
 
+// tests/train_digits.rs uses only part of it (not the other optimizers' choices).
+#![allow(dead_code)]
+
+#[path = "digits_data.rs"]
+pub mod digits_data;
+
 use constnn::rand_core::SeedableRng;
 use constnn::{
     Batch, BufferedTrainer, CrossEntropy, Error, Linear, Module, Optimizer, Params, Relu,
@@ -20,16 +28,8 @@ use constnn::{
     cross_entropy_with_logits, shuffle,
 };
 
-/// Pixels per image (8×8), the model's input width.
-pub const PIXELS: usize = 64;
-/// Digit classes, the model's output width.
-pub const CLASSES: usize = 10;
-/// Images in `data/digits.csv`.
-pub const ROWS: usize = 1797;
-/// Rows of the notebook's test split (`data/digits_split.txt`).
-pub const TEST_ROWS: usize = 450;
-/// Rows of the training split: all the others.
-pub const TRAIN_ROWS: usize = ROWS - TEST_ROWS;
+pub use digits_data::{CLASSES, PIXELS};
+
 /// The training batch size.
 pub const BATCH: usize = 10;
 /// Training epochs.
@@ -122,9 +122,9 @@ impl OptimizerChoice {
 pub const SEED: u64 = 1;
 
 /// The notebook's printed pixel mean over the whole data set.
-pub const NOTEBOOK_MEAN: f64 = 4.884164579855314;
+pub const NOTEBOOK_MEAN: f64 = digits_data::MEAN;
 /// The notebook's printed pixel standard deviation (numpy's `std`, i.e. `ddof = 0`).
-pub const NOTEBOOK_STD: f64 = 6.016787548672236;
+pub const NOTEBOOK_STD: f64 = digits_data::STD;
 
 /// The notebook's model: 64 pixels → 32 hidden units → 10 logits.
 pub type Mlp = (Linear<PIXELS, 32>, Relu, Linear<32, CLASSES>);
@@ -140,16 +140,41 @@ const CSV: &str = include_str!("../../data/digits.csv");
 /// A `#` comment line, then the 450 test row indices, comma-separated.
 const SPLIT: &str = include_str!("../../data/digits_split.txt");
 
+/// One split of the data set, normalized.
+pub struct Split {
+    /// `x[k]`: the normalized pixels `(p − mean) / std` of the split's `k`-th row.
+    pub x: Vec<[f32; PIXELS]>,
+    /// `labels[k]`: its digit.
+    pub labels: Vec<usize>,
+}
+
+impl Split {
+    fn new(pixels: &[[u8; PIXELS]], labels: &[u8]) -> Self {
+        Self {
+            x: pixels
+                .iter()
+                .map(|p| {
+                    let mut x = [0.0; PIXELS];
+                    digits_data::normalize(p, &mut x);
+                    x
+                })
+                .collect(),
+            labels: labels.iter().map(|&l| usize::from(l)).collect(),
+        }
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.x.len()
+    }
+}
+
 /// The normalized data set and its split.
 pub struct Digits {
-    /// `x[row]`: the normalized pixels `(p − mean) / std` of each row of the CSV.
-    pub x: Vec<[f32; PIXELS]>,
-    /// `labels[row]`: the digit of each row.
-    pub labels: Vec<usize>,
-    /// The training rows, ascending.
-    pub train: Vec<usize>,
-    /// The notebook's test rows, ascending.
-    pub test: Vec<usize>,
+    /// The training split: the rows of the CSV not in the test split, ascending.
+    pub train: Split,
+    /// The notebook's test split, ascending.
+    pub test: Split,
     /// The mean of all `ROWS × PIXELS` raw pixels.
     pub mean: f64,
     /// The standard deviation (population, `ddof = 0`) of all raw pixels.
@@ -161,82 +186,29 @@ pub struct Digits {
 /// # Panics
 ///
 /// If the compiled-in files are malformed (a bug in `data/`, not a run-time condition), or if
-/// the pixel mean and std differ from the notebook's.
+/// the pixel mean and std differ from the notebook's (those of the normalization table).
 pub fn load() -> Digits {
-    let mut lines = CSV.lines();
-    let header = lines.next().expect("digits.csv is empty");
-    let expected: Vec<String> = (0..PIXELS)
-        .map(|i| format!("p{i}"))
-        .chain(["label".to_string()])
-        .collect();
-    assert_eq!(header, expected.join(","), "digits.csv: unexpected header");
-
-    let mut raw = Vec::with_capacity(ROWS);
-    let mut labels = Vec::with_capacity(ROWS);
-    for (row, line) in lines.enumerate() {
-        let mut fields = line.split(',').map(|v| {
-            v.parse::<u8>()
-                .unwrap_or_else(|e| panic!("digits.csv row {row}: {v:?}: {e}"))
-        });
-        let pixels: [u8; PIXELS] = core::array::from_fn(|_| {
-            let p = fields.next().expect("digits.csv: short row");
-            assert!(p <= 16, "digits.csv row {row}: pixel {p} > 16");
-            p
-        });
-        let label = usize::from(fields.next().expect("digits.csv: no label"));
-        assert!(label < CLASSES, "digits.csv row {row}: label {label}");
-        assert!(
-            fields.next().is_none(),
-            "digits.csv row {row}: too many fields"
-        );
-        raw.push(pixels);
-        labels.push(label);
+    let mut raw = Box::new(digits_data::Digits::ZERO);
+    if let Err(e) = digits_data::parse_digits(CSV, SPLIT, &mut raw) {
+        panic!("data/ is malformed: {e}");
     }
-    assert_eq!(raw.len(), ROWS, "digits.csv: row count");
-
     // The pixels are integers, so their sum and sum of squares are exact in integer arithmetic;
     // mean = Σp / n and var = (n·Σp² − (Σp)²) / n² then take one rounding each in f64. This is
     // the correctly rounded f64 value, and it is the notebook's to the last printed digit.
-    let n = (ROWS * PIXELS) as u64;
-    let (sum, sum_sq) = raw.iter().flatten().fold((0u64, 0u64), |(s, q), &p| {
-        (s + u64::from(p), q + u64::from(p) * u64::from(p))
-    });
+    let (n, sum, sum_sq) = raw.pixel_moments();
     let mean = sum as f64 / n as f64;
     let std = (((n * sum_sq - sum * sum) as f64) / ((n * n) as f64)).sqrt();
+    // The normalization table is computed from these two constants.
     for (name, ours, notebook) in [("mean", mean, NOTEBOOK_MEAN), ("std", std, NOTEBOOK_STD)] {
-        assert!(
-            (ours - notebook).abs() <= 1e-12 * notebook,
+        assert_eq!(
+            ours.to_bits(),
+            notebook.to_bits(),
             "pixel {name} {ours} differs from the notebook's {notebook}"
         );
     }
-    let x = raw
-        .iter()
-        .map(|pixels| pixels.map(|p| ((f64::from(p) - mean) / std) as f32))
-        .collect();
-
-    let mut split = SPLIT.lines().filter(|l| !l.starts_with('#'));
-    let test: Vec<usize> = split
-        .next()
-        .expect("digits_split.txt: no index line")
-        .split(',')
-        .map(|v| v.trim().parse().expect("digits_split.txt: bad index"))
-        .collect();
-    assert!(split.next().is_none(), "digits_split.txt: extra lines");
-    assert_eq!(test.len(), TEST_ROWS, "digits_split.txt: index count");
-    assert!(
-        test.windows(2).all(|w| w[0] < w[1]) && test[TEST_ROWS - 1] < ROWS,
-        "digits_split.txt: indices must be ascending, distinct and below {ROWS}"
-    );
-    let train: Vec<usize> = (0..ROWS)
-        .filter(|r| test.binary_search(r).is_err())
-        .collect();
-    assert_eq!(train.len(), TRAIN_ROWS);
-
     Digits {
-        x,
-        labels,
-        train,
-        test,
+        train: Split::new(&raw.train_pixels, &raw.train_labels),
+        test: Split::new(&raw.test_pixels, &raw.test_labels),
         mean,
         std,
     }
@@ -270,8 +242,8 @@ impl Eval {
     }
 }
 
-/// Evaluates `model` on `rows` with plain inference ([`Module::forward`]), like the notebook's
-/// `forward` + `CELoss` on a whole split.
+/// Evaluates `model` on a split with plain inference ([`Module::forward`]), like the
+/// notebook's `forward` + `CELoss` on a whole split.
 ///
 /// One sample at a time (`Batch<1, 64>`, the microcontroller case): every row counts exactly
 /// once whatever the split's length, with no partial batch to handle (1347 = 3·449 and 450
@@ -280,20 +252,20 @@ impl Eval {
 /// # Errors
 ///
 /// [`Error::NonFiniteLoss`] if the model has diverged.
-pub fn evaluate(model: &Mlp, data: &Digits, rows: &[usize]) -> Result<Eval, Error> {
+pub fn evaluate(model: &Mlp, split: &Split) -> Result<Eval, Error> {
     let mut loss = 0.0;
     let mut correct = 0;
-    for &row in rows {
-        let logits = model.forward(&[data.x[row]]);
-        let label = [data.labels[row]];
+    for (x, &label) in split.x.iter().zip(&split.labels) {
+        let logits = model.forward(&[*x]);
+        let label = [label];
         let (sample_loss, _) = cross_entropy_with_logits(&logits, &label)?;
         loss += f64::from(sample_loss);
         correct += count_correct(&logits, &label);
     }
     Ok(Eval {
-        loss: loss / rows.len() as f64,
+        loss: loss / split.rows() as f64,
         correct,
-        rows: rows.len(),
+        rows: split.rows(),
     })
 }
 
@@ -327,7 +299,8 @@ pub fn train<O: Optimizer + Copy>(
     let mut buffered: Box<BufferedTrainer<Mlp, TrainBatch, O>> =
         Box::new(BufferedTrainer::new(optimizer));
 
-    let mut order = data.train.clone();
+    // Indices into the training split (its rows in ascending CSV order), shuffled every epoch.
+    let mut order: Vec<usize> = (0..data.train.rows()).collect();
     for epoch in 1..=EPOCHS {
         shuffle(&mut order, &mut rng);
         // 1347 = 134·10 + 7: `Remainder::Wrap` makes 135 batches, the last one being the last 7
@@ -337,8 +310,8 @@ pub fn train<O: Optimizer + Copy>(
         let mut loss_sum = 0.0f32;
         let mut steps = 0u16;
         for rows in batches::<BATCH, _>(&order, Remainder::Wrap) {
-            let x: TrainBatch = rows.map(|r| data.x[r]);
-            let labels = rows.map(|r| data.labels[r]);
+            let x: TrainBatch = rows.map(|r| data.train.x[r]);
+            let labels = rows.map(|r| data.train.labels[r]);
             loss_sum += match step {
                 Step::Buffered => buffered.step(&mut model, &x, &CrossEntropy, &labels)?,
                 Step::Fused => fused.step(&mut model, &x, &CrossEntropy, &labels)?,
