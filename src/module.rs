@@ -195,7 +195,7 @@ pub trait Params {
 /// Training: a forward pass that records what the backward pass needs, and the backward pass.
 ///
 /// `Cache` is a fixed-size type (a layer's input copy, a ReLU mask), so the whole training
-/// state has a size known at compile time (see [`train_bytes`]).
+/// state has a size known at compile time (see [`train_bytes`](crate::train_bytes)).
 ///
 /// Two ways to apply a step, which give bit-identical parameters:
 /// - buffered: [`backward_params`](Backward::backward_params) adds the gradients into a
