@@ -6,10 +6,13 @@
 # Then:
 #   1. builds the library for thumbv6m-none-eabi, thumbv7em-none-eabihf, riscv32imac;
 #   2. runs the host test tests/on_device_run.rs, which prints the host's bits for each board;
-#   3. builds the firmware (examples/cortex-m) and trains under QEMU on the Cortex-M4F
+#   3. checks the firmware crate with `cargo fmt --check` and `cargo clippy -D warnings` for
+#      both its targets (it is its own workspace: the library's CI does not see it);
+#   4. builds the firmware (examples/cortex-m) and trains under QEMU on the Cortex-M4F
 #      (mps2-an386) and the Cortex-M0 (microbit), and the Cortex-M4F again at opt-level 3;
 #      each must exit 0 (PASS), reach test accuracy >= 0.95 and print the host's exact bits;
-#   4. prints flash and RAM sizes, and checks that the M0's static RAM plus its worst-case stack
+#   5. prints flash and RAM sizes, checks the Cortex-M4F firmware's code (flash text without the
+#      data set) is at most 8000 bytes, and that the M0's static RAM plus its worst-case stack
 #      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB.
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
@@ -58,7 +61,7 @@ EOF
 
 install_rust() {
   rustup target add thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf
-  rustup component add llvm-tools
+  rustup component add llvm-tools rustfmt clippy
   # The static stack bound needs nightly with rust-src (-Z build-std=core); use the installed
   # nightly, never update it here.
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -82,6 +85,17 @@ step "host run of the firmware's training (tests/on_device_run.rs)" host_bits
 
 fw=$root/examples/cortex-m
 elf() { echo "$fw/target/$1/$2/constnn-cortex-m"; } # <target> <profile dir>
+
+firmware_lint() {
+  (cd "$fw" && cargo fmt --check) || return 1
+  local target
+  for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+    (cd "$fw" && cargo clippy -q --release --target "$target" -- -D warnings) || return 1
+    (cd "$fw" && cargo clippy -q --release --target "$target" --features stack-paint -- -D warnings) ||
+      return 1
+  done
+}
+step "firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" firmware_lint
 
 # Builds and runs the firmware, then compares its last line with the host's.
 firmware() { # <target> <machine> <profile>

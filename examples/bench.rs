@@ -39,6 +39,11 @@ use constnn::{
 };
 use rand_core::SeedableRng;
 use std::hint::black_box;
+
+#[path = "common/fnv.rs"]
+mod fnv;
+
+use fnv::Fnv1a;
 use std::time::Instant;
 
 const BANK: usize = 8;
@@ -150,17 +155,9 @@ fn all_finite<P: Params>(p: &P) -> bool {
     ok
 }
 
-/// FNV-1a over the bits of every parameter, in `visit` order.
+/// FNV-1a (64 bits) over the little-endian bytes of every parameter's bits, in `visit` order.
 fn param_hash<P: Params>(p: &P) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    p.visit(&mut |s: &[f32]| {
-        for v in s {
-            for byte in v.to_bits().to_le_bytes() {
-                h = (h ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
-            }
-        }
-    });
-    h
+    fnv::params(p)
 }
 
 fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg: &str, int8: bool) {
@@ -189,24 +186,28 @@ fn bench<const IN: usize, const H: usize, const OUT: usize, const N: usize>(cfg:
     // an optimization of the kernels).
     const CHECK_STEPS: usize = 64;
     let mut copy = model.clone();
-    let mut losses = 0u64;
+    // One FNV round per loss's (and below, per logit's) 32 bits, 64-bit state; this one starts
+    // from 0, not from the offset basis (as it always has: the printed value is kept).
+    let mut losses = Fnv1a::<u64>(0);
     for s in 0..CHECK_STEPS {
         let (x, labels) = &bank[s % BANK];
         let loss =
             train_step(&mut *copy, &mut *cache, &mut *grads, x, labels, &sgd).expect("finite loss");
-        losses = (losses ^ u64::from(loss.to_bits())).wrapping_mul(0x100_0000_01b3);
+        losses.write_word(loss.to_bits());
     }
+    let losses = losses.0;
     let mut fused = model.clone();
     for s in 0..CHECK_STEPS {
         let (x, labels) = &bank[s % BANK];
         train_step_fused(&mut *fused, &mut *cache, x, labels, &sgd).expect("finite loss");
     }
-    let mut logits = 0xcbf2_9ce4_8422_2325u64;
+    let mut logits = Fnv1a::<u64>::new();
     for (x, _) in &bank {
         for v in copy.forward(x).as_flattened() {
-            logits = (logits ^ u64::from(v.to_bits())).wrapping_mul(0x100_0000_01b3);
+            logits.write_word(v.to_bits());
         }
     }
+    let logits = logits.0;
     eprintln!(
         "# peer=constnn config={cfg} check: after {CHECK_STEPS} train_step calls \
          params_fnv1a={:016x} (train_step_fused: {:016x}) losses_fnv={losses:016x} \

@@ -61,13 +61,22 @@ fn problem() -> (Mlp, Vec<(Batch<BATCH, 8>, [usize; BATCH])>) {
 #[test]
 fn fnv1a_matches_reference_vectors() {
     let hash = |bytes: &[u8]| {
-        let mut h = Fnv1a::new();
+        let mut h = Fnv1a::<u32>::new();
         h.write(bytes);
         h.0
     };
     assert_eq!(hash(b""), 0x811c_9dc5);
     assert_eq!(hash(b"a"), 0xe40c_292c);
     assert_eq!(hash(b"foobar"), 0xbf9c_f968);
+    // The 64-bit width (examples/bench.rs's parameter hash), the FNV reference's vectors too.
+    let hash64 = |bytes: &[u8]| {
+        let mut h = Fnv1a::<u64>::new();
+        h.write(bytes);
+        h.0
+    };
+    assert_eq!(hash64(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(hash64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(hash64(b"foobar"), 0x8594_4171_f739_67e8);
 }
 
 #[test]

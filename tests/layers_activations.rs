@@ -170,7 +170,7 @@ fn caches_hold_outputs() {
 /// `libm::tanhf`, so they are the same on every target; a change here is a change of results.
 #[test]
 fn bits_are_pinned() {
-    let mut h = Fnv1a::new();
+    let mut h = Fnv1a::<u32>::new();
     for x in sweep() {
         for v in [
             Sigmoid.forward(&[[x]])[0][0],

@@ -1,27 +1,30 @@
 //! The firmware's training run on the host, bit for bit.
 //!
 //! `examples/cortex-m` trains the digits model on a Cortex-M4F and a Cortex-M0 (QEMU) with the
-//! code of `examples/cortex-m/src/trainer.rs`, included here unchanged. These tests run the same
-//! configurations on the host and pin what they end with (`trainer::m4f::RUN.expect`,
-//! `trainer::m0::RUN.expect`); the firmware checks the same constants on the device and
+//! code of `examples/common/digits_run.rs`, included here unchanged. These tests run the same
+//! configurations on the host and pin what they end with (`digits_run::m4f::RUN.expect`,
+//! `digits_run::m0::RUN.expect`); the firmware checks the same constants on the device and
 //! `.ci/embedded.sh` also compares the lines both print. The data comes from `data/digits.csv`
-//! through `trainer::parse_digits`, the function the firmware's `build.rs` uses.
+//! through `digits_data::parse_digits` (`examples/common/digits_data.rs`), the parser the
+//! firmware's `build.rs` uses.
 //!
-//! They also check that the fused step is bit-identical to the buffered one, the RAM figures,
-//! and three failure modes of other embedded NN libraries that constnn must not have.
+//! They also check that the in-place step is bit-identical to `Trainer::step`, the buffered
+//! step and the one-liners, the RAM figures, and three failure modes of other embedded NN
+//! libraries that constnn must not have.
 
-#[path = "../examples/cortex-m/src/trainer.rs"]
-mod trainer;
+#[path = "../examples/common/digits_run.rs"]
+mod digits_run;
 
 use std::sync::OnceLock;
 
 use constnn::{
-    Batch, Error, GradsOf, Module, Params, Sgd, Zeroed, argmax, cross_entropy_with_logits, softmax,
-    train_bytes, train_bytes_fused, train_step, train_step_fused,
+    Batch, BufferedTrainer, CacheOf, CrossEntropy, Error, GradsOf, Module, Params, Sgd, Zeroed,
+    argmax, cross_entropy_with_logits, softmax, train_bytes, train_bytes_buffered, train_step,
+    train_step_fused,
 };
-use trainer::{
-    Cache, Digits, MEAN, Mlp, NORMALIZED, Outcome, PIXELS, Run, STD, TEST_ROWS, TRAIN_ROWS,
-    Workspace, m0, m4f,
+use digits_run::data::{self, Digits, MEAN, NORMALIZED, STD};
+use digits_run::{
+    DigitsTrainer, Mlp, Outcome, PIXELS, Run, TEST_ROWS, TRAIN_ROWS, Workspace, m0, m4f,
 };
 
 const CSV: &str = include_str!("../data/digits.csv");
@@ -32,7 +35,7 @@ fn digits() -> &'static Digits {
     static DIGITS: OnceLock<Box<Digits>> = OnceLock::new();
     DIGITS.get_or_init(|| {
         let mut digits = Box::new(Digits::ZERO);
-        trainer::parse_digits(CSV, SPLIT, &mut digits).expect("data/ is malformed");
+        data::parse_digits(CSV, SPLIT, &mut digits).expect("data/ is malformed");
         digits
     })
 }
@@ -51,32 +54,45 @@ fn param_bits(model: &Mlp) -> Vec<u32> {
     bits
 }
 
-/// Runs `trainer::train` with batch `B` and the given step function, as the firmware does.
+/// A fresh workspace and trainer for `run`, boxed (the host's stack need not hold them).
+fn fresh<const B: usize>(run: &Run) -> (Box<Workspace>, Box<DigitsTrainer<B>>) {
+    (
+        Box::new(Workspace::ZERO),
+        Box::new(DigitsTrainer::<B>::new(run.sgd)),
+    )
+}
+
+/// Runs `digits_run::train` with batch `B` and the given step function, as the firmware does.
 fn train_with<const B: usize>(
     run: &Run,
-    step: impl FnMut(&mut Mlp, &mut Cache<B>, &[usize; B], &Sgd) -> Result<f32, Error>,
+    step: impl FnMut(&mut Mlp, &mut DigitsTrainer<B>, &[usize; B]) -> Result<f32, Error>,
 ) -> Trained {
     let digits = digits();
-    let mut ws: Box<Workspace<B>> = Box::new(Workspace::ZERO);
+    let (mut ws, mut trainer) = fresh::<B>(run);
     let mut epoch_loss_bits = Vec::new();
-    let loss = trainer::train(&mut ws, digits.train(), run, step, |_, loss| {
-        epoch_loss_bits.push(loss.to_bits())
-    })
+    let loss = digits_run::train(
+        &mut ws,
+        &mut trainer,
+        digits.train(),
+        run,
+        step,
+        |_, loss| epoch_loss_bits.push(loss.to_bits()),
+    )
     .expect("training failed");
     Trained {
         epoch_loss_bits,
         param_bits: param_bits(&ws.model),
         outcome: Outcome {
-            test_correct: trainer::count_correct(&mut ws, digits.test()),
+            test_correct: digits_run::count_correct(&mut ws.model, &mut trainer, digits.test()),
             loss_bits: loss.to_bits(),
-            weights_fnv: trainer::weights_fnv(&ws.model),
+            weights_fnv: digits_run::weights_fnv(&ws.model),
         },
     }
 }
 
-/// The firmware's run: the in-place fused step.
+/// The firmware's run: `Trainer::step_in_place`.
 fn train<const B: usize>(run: &Run) -> Trained {
-    train_with::<B>(run, trainer::fused_step_in_place)
+    train_with::<B>(run, digits_run::step)
 }
 
 /// Checks a configuration's host run against its pinned outcome, and prints the values in the
@@ -107,22 +123,36 @@ fn m0_run_ends_with_the_pinned_bits() {
     check_pinned::<{ m0::BATCH }>("microbit", &m0::RUN);
 }
 
-/// The in-place fused step of the firmware, `constnn::train_step_fused` and the buffered
-/// `constnn::train_step` produce the same bits, every epoch, on the M0 configuration.
+/// The firmware's `Trainer::step_in_place`, `Trainer::step` on a copy of the batch, the
+/// `BufferedTrainer` and the one-liners `train_step_fused` and `train_step` produce the same
+/// bits, every epoch, on the M0 configuration.
 #[test]
-fn fused_and_buffered_steps_give_the_same_bits() {
+fn in_place_fused_and_buffered_steps_give_the_same_bits() {
     const B: usize = m0::BATCH;
+    let sgd = m0::RUN.sgd;
     let in_place = train::<B>(&m0::RUN);
-    let fused = train_with::<B>(&m0::RUN, |model, cache, labels, sgd| {
-        let x = cache.0; // the batch `trainer::train` wrote into the first layer's cache
-        train_step_fused(model, cache, &x, labels, sgd)
+    let fused = train_with::<B>(&m0::RUN, |model, trainer, labels| {
+        let x = *trainer.input_mut(); // the batch `digits_run::train` wrote into the cache
+        trainer.step(model, &x, &CrossEntropy, labels)
     });
+    let mut buffered_trainer: Box<BufferedTrainer<Mlp, Batch<B, PIXELS>, Sgd>> =
+        Box::new(BufferedTrainer::new(sgd));
+    let buffered = train_with::<B>(&m0::RUN, |model, trainer, labels| {
+        let x = *trainer.input_mut();
+        buffered_trainer.step(model, &x, &CrossEntropy, labels)
+    });
+    let mut cache: Box<CacheOf<Mlp, Batch<B, PIXELS>>> = Box::new(Zeroed::ZERO);
+    let one_liner_fused = train_with::<B>(&m0::RUN, |model, trainer, labels| {
+        let x = *trainer.input_mut();
+        train_step_fused(model, &mut cache, &x, labels, &sgd)
+    });
+    let mut cache: Box<CacheOf<Mlp, Batch<B, PIXELS>>> = Box::new(Zeroed::ZERO);
     let mut grads: Box<GradsOf<Mlp>> = Box::new(Zeroed::ZERO);
-    let buffered = train_with::<B>(&m0::RUN, |model, cache, labels, sgd| {
-        let x = cache.0;
-        train_step(model, cache, &mut grads, &x, labels, sgd)
+    let one_liner_buffered = train_with::<B>(&m0::RUN, |model, trainer, labels| {
+        let x = *trainer.input_mut();
+        train_step(model, &mut cache, &mut grads, &x, labels, &sgd)
     });
-    for other in [&fused, &buffered] {
+    for other in [&fused, &buffered, &one_liner_fused, &one_liner_buffered] {
         assert_eq!(in_place.epoch_loss_bits, other.epoch_loss_bits);
         assert_eq!(in_place.param_bits, other.param_bits);
         assert_eq!(in_place.outcome, other.outcome);
@@ -130,22 +160,24 @@ fn fused_and_buffered_steps_give_the_same_bits() {
 }
 
 /// The firmware evaluates the test split `B` images at a time with the training forward pass
-/// (`trainer::count_correct`, `trainer::forward_in_place`); every logit has the bits of plain
-/// single-image inference (`Module::forward` on a batch of one), so the count is the same. Also
-/// for batch 4, whose last batch (450 = 112·4 + 2) is short.
+/// (`digits_run::count_correct`, `Trainer::forward_in_place`); every logit has the bits of
+/// plain single-image inference (`Module::forward` on a batch of one), so the count is the
+/// same. Also for batch 4, whose last batch (450 = 112·4 + 2) is short.
 #[test]
 fn batched_evaluation_is_single_image_inference() {
     let digits = digits();
     let test = digits.test();
-    let mut ws: Box<Workspace<{ m0::BATCH }>> = Box::new(Workspace::ZERO);
-    trainer::train(
+    let run = Run {
+        epochs: 1,
+        ..m0::RUN
+    };
+    let (mut ws, mut trainer) = fresh::<{ m0::BATCH }>(&run);
+    digits_run::train(
         &mut ws,
+        &mut trainer,
         digits.train(),
-        &Run {
-            epochs: 1,
-            ..m0::RUN
-        },
-        trainer::fused_step_in_place,
+        &run,
+        digits_run::step,
         |_, _| {},
     )
     .unwrap();
@@ -155,7 +187,7 @@ fn batched_evaluation_is_single_image_inference() {
         .iter()
         .map(|pixels| {
             let mut x = [[0.0; PIXELS]];
-            trainer::normalize(pixels, &mut x[0]);
+            data::normalize(pixels, &mut x[0]);
             model.forward(&x)[0]
         })
         .collect();
@@ -167,10 +199,10 @@ fn batched_evaluation_is_single_image_inference() {
 
     let mut batched = Vec::new();
     for pixels in test.pixels.chunks(m0::BATCH) {
-        for (x, p) in ws.cache.0.iter_mut().zip(pixels) {
-            trainer::normalize(p, x);
+        for (x, p) in trainer.input_mut().iter_mut().zip(pixels) {
+            data::normalize(p, x);
         }
-        let logits = trainer::forward_in_place(&mut ws.model, &mut ws.cache);
+        let logits = trainer.forward_in_place(&mut ws.model);
         batched.extend_from_slice(&logits[..pixels.len()]);
     }
     let bits =
@@ -178,11 +210,17 @@ fn batched_evaluation_is_single_image_inference() {
     assert_eq!(bits(&batched), bits(&single));
     assert_eq!(param_bits(&ws.model), param_bits(&model));
 
-    assert_eq!(usize::from(trainer::count_correct(&mut ws, test)), correct);
-    let mut ws10: Box<Workspace<10>> = Box::new(Workspace::ZERO);
-    ws10.model = model;
     assert_eq!(
-        usize::from(trainer::count_correct(&mut ws10, test)),
+        usize::from(digits_run::count_correct(&mut ws.model, &mut trainer, test)),
+        correct
+    );
+    let mut trainer10 = Box::new(DigitsTrainer::<10>::new(run.sgd));
+    assert_eq!(
+        usize::from(digits_run::count_correct(
+            &mut ws.model,
+            &mut trainer10,
+            test
+        )),
         correct
     );
 }
@@ -205,9 +243,10 @@ fn accuracy_permille_is_the_rounded_down_ratio() {
     }
 }
 
-/// Training needs parameters + gradients + caches (`train_bytes`), all known at compile time;
-/// the fused step drops the gradients (`train_bytes_fused`), and the firmware adds only the
-/// order of the training rows.
+/// Training needs parameters + caches (+ the optimizer's state, none for SGD): `train_bytes`,
+/// all known at compile time; a gradient buffer (`train_bytes_buffered`) would add as much
+/// again as the parameters. The firmware adds the trainer's step count and learning rate, and
+/// the order of the training rows.
 #[test]
 fn training_ram_is_known_at_compile_time() {
     const PARAMS: usize = 4 * (64 * 32 + 32 + 32 * 10 + 10);
@@ -217,38 +256,38 @@ fn training_ram_is_known_at_compile_time() {
     type X<const B: usize> = Batch<B, PIXELS>;
     const _: () = assert!(size_of::<Mlp>() == PARAMS && PARAMS == 9640);
     const _: () = assert!(size_of::<GradsOf<Mlp>>() == PARAMS);
-    const _: () = assert!(size_of::<Cache<10>>() == 10 * CACHE_PER_SAMPLE);
-    const _: () = assert!(train_bytes::<X<10>, Mlp>() == 2 * PARAMS + 10 * CACHE_PER_SAMPLE);
-    const _: () = assert!(train_bytes_fused::<X<10>, Mlp>() == PARAMS + 10 * CACHE_PER_SAMPLE);
+    const _: () = assert!(size_of::<CacheOf<Mlp, X<10>>>() == 10 * CACHE_PER_SAMPLE);
+    const _: () = assert!(train_bytes::<Mlp, X<10>, Sgd>() == PARAMS + 10 * CACHE_PER_SAMPLE);
+    const _: () =
+        assert!(train_bytes_buffered::<Mlp, X<10>, Sgd>() == 2 * PARAMS + 10 * CACHE_PER_SAMPLE);
     // At batch 10 the fused step saves the whole gradient buffer, 9640 of 23 440 bytes.
-    assert_eq!(train_bytes::<X<10>, Mlp>(), 23_440);
-    assert_eq!(train_bytes_fused::<X<10>, Mlp>(), 13_800);
-    // The firmware's whole training state: that, plus the order of the 1347 training rows
-    // (u16). The batch is written into the first layer's cache: no bytes of its own.
-    assert_eq!(Workspace::<{ m4f::BATCH }>::BYTES, 13_800 + 2 * TRAIN_ROWS);
-    assert_eq!(Workspace::<{ m4f::BATCH }>::BYTES, 16_494);
+    assert_eq!(train_bytes_buffered::<Mlp, X<10>, Sgd>(), 23_440);
+    assert_eq!(train_bytes::<Mlp, X<10>, Sgd>(), 13_800);
+    // The firmware's whole training state: that, plus the trainer's step count (u64) and
+    // learning rate (f32), plus the order of the 1347 training rows (u16), each struct padded
+    // to its alignment. The batch is written into the first layer's cache: no bytes of its
+    // own.
+    assert_eq!(size_of::<Workspace>(), PARAMS + 2 * TRAIN_ROWS + 2);
     assert_eq!(
-        Workspace::<{ m0::BATCH }>::BYTES,
-        PARAMS + m0::BATCH * CACHE_PER_SAMPLE + 2 * TRAIN_ROWS
+        size_of::<DigitsTrainer<10>>(),
+        10 * CACHE_PER_SAMPLE + 8 + 4 + 4
     );
-    assert_eq!(Workspace::<{ m0::BATCH }>::BYTES, 13_998);
+    assert_eq!(
+        digits_run::ram_bytes::<{ m4f::BATCH }>(),
+        13_800 + 12 + 2694 + 6
+    );
+    assert_eq!(digits_run::ram_bytes::<{ m4f::BATCH }>(), 16_512);
+    assert_eq!(
+        digits_run::ram_bytes::<{ m0::BATCH }>(),
+        PARAMS + m0::BATCH * CACHE_PER_SAMPLE + 12 + 2 * TRAIN_ROWS + 6
+    );
+    assert_eq!(digits_run::ram_bytes::<{ m0::BATCH }>(), 14_016);
 }
 
 /// `MEAN`, `STD` and `NORMALIZED` are what the data says, computed here exactly.
 #[test]
 fn normalization_comes_from_the_data() {
-    let digits = digits();
-    let pixels = digits
-        .train_pixels
-        .iter()
-        .chain(&digits.test_pixels)
-        .flatten();
-    let (mut n, mut sum, mut sum_sq) = (0u64, 0u64, 0u64);
-    for &p in pixels {
-        n += 1;
-        sum += u64::from(p);
-        sum_sq += u64::from(p) * u64::from(p);
-    }
+    let (n, sum, sum_sq) = digits().pixel_moments();
     assert_eq!((n, sum, sum_sq), (115_008, 561_718, 6_907_012));
     // One rounding each: the correctly rounded f64 mean and (population) standard deviation.
     let mean = sum as f64 / n as f64;
@@ -283,13 +322,13 @@ fn split_is_the_notebooks() {
     assert_eq!(digits.train_labels[0], 1);
     let mut scratch = Box::new(Digits::ZERO);
     assert_eq!(
-        trainer::parse_digits(CSV, "# no indices\n", &mut scratch),
-        Err(trainer::ParseError::Split)
+        data::parse_digits(CSV, "# no indices\n", &mut scratch),
+        Err(data::ParseError::Split)
     );
     let bad_pixel = CSV.replacen("\n0,0,5,", "\n0,0,17,", 1);
     assert_eq!(
-        trainer::parse_digits(&bad_pixel, SPLIT, &mut scratch),
-        Err(trainer::ParseError::Row(0))
+        data::parse_digits(&bad_pixel, SPLIT, &mut scratch),
+        Err(data::ParseError::Row(0))
     );
 }
 
@@ -335,25 +374,27 @@ fn softmax_uses_each_rows_own_max() {
     }
 }
 
-/// A label ≥ the number of classes is an error, found before anything is updated: no write
-/// out of bounds, and the parameters (and the gradient buffer) keep every bit.
+/// A label ≥ the number of classes, or a non-finite input, is an error found before anything
+/// is updated: no write out of bounds, and the parameters (and the gradient buffer) keep every
+/// bit, through the firmware's step and the others.
 #[test]
-fn out_of_range_label_is_an_error_and_changes_nothing() {
+fn out_of_range_label_or_bad_input_is_an_error_and_changes_nothing() {
     let digits = digits();
-    let mut ws: Box<Workspace<2>> = Box::new(Workspace::ZERO);
     let run = Run {
         epochs: 1,
         ..m0::RUN
     };
-    trainer::train(
+    let (mut ws, mut trainer) = fresh::<2>(&run);
+    digits_run::train(
         &mut ws,
+        &mut trainer,
         digits.train(),
         &run,
-        trainer::fused_step_in_place,
+        digits_run::step,
         |_, _| {},
     )
     .unwrap();
-    let sgd = Sgd::new(0.1).unwrap();
+    let sgd = run.sgd;
     let before = ws.model;
     let expected = Err(Error::LabelOutOfRange {
         row: 1,
@@ -367,18 +408,29 @@ fn out_of_range_label_is_an_error_and_changes_nothing() {
         cross_entropy_with_logits(&logits, &bad).map(|_| ()),
         expected
     );
-    let x = ws.cache.0;
-    let r = trainer::fused_step_in_place(&mut ws.model, &mut ws.cache, &bad, &sgd);
+    let x = *trainer.input_mut();
+    let r = digits_run::step(&mut ws.model, &mut trainer, &bad);
     assert_eq!(r.map(|_| ()), expected);
-    let r = train_step_fused(&mut ws.model, &mut ws.cache, &x, &bad, &sgd);
+    let r = trainer.step(&mut ws.model, &x, &CrossEntropy, &bad);
+    assert_eq!(r.map(|_| ()), expected);
+    let mut cache: CacheOf<Mlp, Batch<2, PIXELS>> = Zeroed::ZERO;
+    let r = train_step_fused(&mut ws.model, &mut cache, &x, &bad, &sgd);
     assert_eq!(r.map(|_| ()), expected);
     let mut grads: GradsOf<Mlp> = Zeroed::ZERO;
     grads.0.bias = [7.0; 32]; // a pattern a write would change
     let grads_before = grads;
-    let r = train_step(&mut ws.model, &mut ws.cache, &mut grads, &x, &bad, &sgd);
+    let r = train_step(&mut ws.model, &mut cache, &mut grads, &x, &bad, &sgd);
     assert_eq!(r.map(|_| ()), expected);
     assert_eq!(param_bits(&ws.model), param_bits(&before));
     assert!(grads == grads_before);
+
+    // A NaN or an infinity in the batch (row 1), in the cache as the firmware writes it.
+    for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        trainer.input_mut()[1][17] = v;
+        let r = digits_run::step(&mut ws.model, &mut trainer, &[3, 4]);
+        assert_eq!(r, Err(Error::NonFiniteInput { row: 1 }));
+        assert_eq!(param_bits(&ws.model), param_bits(&before));
+    }
 }
 
 /// constnn's `expf` (libm's algorithm in software, the same bits on every target) against f64

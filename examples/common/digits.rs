@@ -13,6 +13,12 @@
 //! - `(Linear<64, 32>, Relu, Linear<32, 10>)`, He init, softmax cross-entropy;
 //! - batch 10, 100 epochs, SGD with learning rate [`LR`] (see there for the notebook's `1e-3`).
 
+#[path = "digits_data.rs"]
+pub mod digits_data;
+
+#[allow(unused_imports)] // not every includer needs every constant
+pub use digits_data::{CLASSES, PIXELS, ROWS, TEST_ROWS, TRAIN_ROWS};
+
 use constnn::rand_core::SeedableRng;
 use constnn::{
     Batch, BufferedTrainer, CrossEntropy, Error, Linear, Module, Optimizer, Params, Relu,
@@ -20,16 +26,6 @@ use constnn::{
     cross_entropy_with_logits, shuffle,
 };
 
-/// Pixels per image (8×8), the model's input width.
-pub const PIXELS: usize = 64;
-/// Digit classes, the model's output width.
-pub const CLASSES: usize = 10;
-/// Images in `data/digits.csv`.
-pub const ROWS: usize = 1797;
-/// Rows of the notebook's test split (`data/digits_split.txt`).
-pub const TEST_ROWS: usize = 450;
-/// Rows of the training split: all the others.
-pub const TRAIN_ROWS: usize = ROWS - TEST_ROWS;
 /// The training batch size.
 pub const BATCH: usize = 10;
 /// Training epochs.
@@ -122,9 +118,9 @@ impl OptimizerChoice {
 pub const SEED: u64 = 1;
 
 /// The notebook's printed pixel mean over the whole data set.
-pub const NOTEBOOK_MEAN: f64 = 4.884164579855314;
+pub const NOTEBOOK_MEAN: f64 = digits_data::MEAN;
 /// The notebook's printed pixel standard deviation (numpy's `std`, i.e. `ddof = 0`).
-pub const NOTEBOOK_STD: f64 = 6.016787548672236;
+pub const NOTEBOOK_STD: f64 = digits_data::STD;
 
 /// The notebook's model: 64 pixels → 32 hidden units → 10 logits.
 pub type Mlp = (Linear<PIXELS, 32>, Relu, Linear<32, CLASSES>);
@@ -163,80 +159,45 @@ pub struct Digits {
 /// If the compiled-in files are malformed (a bug in `data/`, not a run-time condition), or if
 /// the pixel mean and std differ from the notebook's.
 pub fn load() -> Digits {
-    let mut lines = CSV.lines();
-    let header = lines.next().expect("digits.csv is empty");
-    let expected: Vec<String> = (0..PIXELS)
-        .map(|i| format!("p{i}"))
-        .chain(["label".to_string()])
-        .collect();
-    assert_eq!(header, expected.join(","), "digits.csv: unexpected header");
-
-    let mut raw = Vec::with_capacity(ROWS);
-    let mut labels = Vec::with_capacity(ROWS);
-    for (row, line) in lines.enumerate() {
-        let mut fields = line.split(',').map(|v| {
-            v.parse::<u8>()
-                .unwrap_or_else(|e| panic!("digits.csv row {row}: {v:?}: {e}"))
-        });
-        let pixels: [u8; PIXELS] = core::array::from_fn(|_| {
-            let p = fields.next().expect("digits.csv: short row");
-            assert!(p <= 16, "digits.csv row {row}: pixel {p} > 16");
-            p
-        });
-        let label = usize::from(fields.next().expect("digits.csv: no label"));
-        assert!(label < CLASSES, "digits.csv row {row}: label {label}");
-        assert!(
-            fields.next().is_none(),
-            "digits.csv row {row}: too many fields"
-        );
-        raw.push(pixels);
-        labels.push(label);
+    let mut raw = Box::new(digits_data::Digits::ZERO);
+    if let Err(e) = digits_data::parse_digits(CSV, SPLIT, &mut raw) {
+        panic!("data/ is malformed: {e:?}");
     }
-    assert_eq!(raw.len(), ROWS, "digits.csv: row count");
-
     // The pixels are integers, so their sum and sum of squares are exact in integer arithmetic;
     // mean = Σp / n and var = (n·Σp² − (Σp)²) / n² then take one rounding each in f64. This is
-    // the correctly rounded f64 value, and it is the notebook's to the last printed digit.
-    let n = (ROWS * PIXELS) as u64;
-    let (sum, sum_sq) = raw.iter().flatten().fold((0u64, 0u64), |(s, q), &p| {
-        (s + u64::from(p), q + u64::from(p) * u64::from(p))
-    });
+    // the correctly rounded f64 value, and it is the notebook's to the last printed digit (the
+    // normalization table of `digits_data` is computed from the notebook's two constants).
+    let (n, sum, sum_sq) = raw.pixel_moments();
     let mean = sum as f64 / n as f64;
     let std = (((n * sum_sq - sum * sum) as f64) / ((n * n) as f64)).sqrt();
     for (name, ours, notebook) in [("mean", mean, NOTEBOOK_MEAN), ("std", std, NOTEBOOK_STD)] {
-        assert!(
-            (ours - notebook).abs() <= 1e-12 * notebook,
+        assert_eq!(
+            ours.to_bits(),
+            notebook.to_bits(),
             "pixel {name} {ours} differs from the notebook's {notebook}"
         );
     }
-    let x = raw
+    // Rows: the training split (ascending), then the test split (ascending); `train` and `test`
+    // index into them.
+    let pixels = raw.train_pixels.iter().chain(&raw.test_pixels);
+    let x = pixels
+        .map(|p| {
+            let mut v = [0.0; PIXELS];
+            digits_data::normalize(p, &mut v);
+            v
+        })
+        .collect();
+    let labels = raw
+        .train_labels
         .iter()
-        .map(|pixels| pixels.map(|p| ((f64::from(p) - mean) / std) as f32))
+        .chain(&raw.test_labels)
+        .map(|&l| usize::from(l))
         .collect();
-
-    let mut split = SPLIT.lines().filter(|l| !l.starts_with('#'));
-    let test: Vec<usize> = split
-        .next()
-        .expect("digits_split.txt: no index line")
-        .split(',')
-        .map(|v| v.trim().parse().expect("digits_split.txt: bad index"))
-        .collect();
-    assert!(split.next().is_none(), "digits_split.txt: extra lines");
-    assert_eq!(test.len(), TEST_ROWS, "digits_split.txt: index count");
-    assert!(
-        test.windows(2).all(|w| w[0] < w[1]) && test[TEST_ROWS - 1] < ROWS,
-        "digits_split.txt: indices must be ascending, distinct and below {ROWS}"
-    );
-    let train: Vec<usize> = (0..ROWS)
-        .filter(|r| test.binary_search(r).is_err())
-        .collect();
-    assert_eq!(train.len(), TRAIN_ROWS);
-
     Digits {
         x,
         labels,
-        train,
-        test,
+        train: (0..TRAIN_ROWS).collect(),
+        test: (TRAIN_ROWS..ROWS).collect(),
         mean,
         std,
     }

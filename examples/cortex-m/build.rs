@@ -7,14 +7,14 @@
 //! - Writes an empty `$OUT_DIR/device.x`: with cortex-m-rt's `device` feature its `link.x`
 //!   includes a `device.x` (where a device crate would alias its interrupt handlers), and the
 //!   firmware's own one-entry `__INTERRUPTS` table (`src/main.rs`) needs no alias.
-//! - Parses `../../data/digits.csv` and `digits_split.txt` with `trainer::parse_digits`, the
-//!   same function the host test uses, and writes the training and test splits as raw `u8`
-//!   files (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and
-//!   `test_*.bin` likewise for the 450 test rows), which `src/main.rs` includes with
-//!   `include_bytes!`.
+//! - Parses `../../data/digits.csv` and `digits_split.txt` with `digits_data::parse_digits`
+//!   (`examples/common/digits_data.rs`, `core` only: no build dependency), the one parser the
+//!   host example and tests use, and writes the training and test splits as raw `u8` files
+//!   (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and `test_*.bin`
+//!   likewise for the 450 test rows), which `src/main.rs` includes with `include_bytes!`.
 
-#[path = "src/trainer.rs"]
-mod trainer;
+#[path = "../common/digits_data.rs"]
+mod digits_data;
 
 use std::env;
 use std::fs;
@@ -51,9 +51,9 @@ fn main() {
     let data = manifest.join("../../data");
     let csv = read(&data.join("digits.csv"));
     let split = read(&data.join("digits_split.txt"));
-    let mut digits = Box::new(trainer::Digits::ZERO);
-    if let Err(e) = trainer::parse_digits(&csv, &split, &mut digits) {
-        panic!("data/digits.csv or data/digits_split.txt is malformed: {e:?}");
+    let mut digits = Box::new(digits_data::Digits::ZERO);
+    if let Err(e) = digits_data::parse_digits(&csv, &split, &mut digits) {
+        panic!("data/ is malformed: {e}");
     }
     write(
         &out.join("train_pixels.bin"),
@@ -65,7 +65,7 @@ fn main() {
         digits.test_pixels.as_flattened(),
     );
     write(&out.join("test_labels.bin"), &digits.test_labels);
-    println!("cargo::rerun-if-changed=src/trainer.rs");
+    println!("cargo::rerun-if-changed=../common/digits_data.rs");
     println!("cargo::rerun-if-changed=build.rs");
 }
 

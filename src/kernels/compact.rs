@@ -89,8 +89,10 @@ pub(crate) fn weight_grad<const B: usize, const IN: usize, const OUT: usize>(
     super::by_rows::weight_grad(x, dy, dw, weight_grad_row);
 }
 
-/// The fused step: each row of `g = xᵀ·dy` summed from zero, then [`Update::update`] on that
-/// row of `w` and of its optimizer state.
+/// The fused step: each block of 8 of a row of `g = xᵀ·dy` summed from zero in registers, then
+/// [`Update::update`] on that block of `w` and of its optimizer state (the update is
+/// elementwise, so this is the row-by-row step, bit for bit, without a gradient row in memory
+/// to clear, store and reload).
 pub(crate) fn weight_grad_step<U: Update, const B: usize, const IN: usize, const OUT: usize>(
     x: &Batch<B, IN>,
     dy: &Batch<B, OUT>,
@@ -98,5 +100,23 @@ pub(crate) fn weight_grad_step<U: Update, const B: usize, const IN: usize, const
     state: &mut [[U::Slot; OUT]; IN],
     update: &U,
 ) {
-    super::by_rows::weight_grad_step(x, dy, w, state, update, weight_grad_row);
+    for (i, (wr, sr)) in w.iter_mut().zip(state.iter_mut()).enumerate() {
+        let (w_blocks, w_rest) = wr.as_chunks_mut::<L>();
+        let (s_blocks, s_rest) = sr.as_chunks_mut::<L>();
+        for (k, (wb, sb)) in w_blocks.iter_mut().zip(s_blocks).enumerate() {
+            let mut a = [0.0f32; L];
+            for (xr, dyr) in x.iter().zip(dy) {
+                mac8(&mut a, xr[i], &dyr.as_chunks::<L>().0[k]);
+            }
+            update.update(wb, &a, sb);
+        }
+        let o0 = OUT - w_rest.len();
+        for (j, (wv, sv)) in w_rest.iter_mut().zip(s_rest).enumerate() {
+            let mut a = 0.0f32;
+            for (xr, dyr) in x.iter().zip(dy) {
+                a += xr[i] * dyr[o0 + j];
+            }
+            update.update(core::slice::from_mut(wv), &[a], core::slice::from_mut(sv));
+        }
+    }
 }

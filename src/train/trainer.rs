@@ -191,7 +191,23 @@ where
         loss.check(target)?;
         check_input(M::input_mut(&mut self.cache))?;
         let y = model.forward_train_in_place(&mut self.cache);
-        let (value, dy) = loss.loss_and_grad_checked(&y, target)?;
+        self.loss_and_update(model, &y, loss, target)
+    }
+
+    /// The loss and the fused backward pass of [`step_in_place`](Trainer::step_in_place).
+    ///
+    /// Not inlined: the forward pass and this are then two calls side by side, whose
+    /// temporaries share the stack instead of adding up (on a 16 kB Cortex-M0 that decides
+    /// whether a model trains at all).
+    #[inline(never)]
+    fn loss_and_update<L: Loss<M::Output>>(
+        &mut self,
+        model: &mut M,
+        y: &M::Output,
+        loss: &L,
+        target: &L::Target,
+    ) -> Result<f32, Error> {
+        let (value, dy) = loss.loss_and_grad_checked(y, target)?;
         self.update(model, &dy)?;
         Ok(value)
     }

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests (each test binary uses a subset of them).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use constnn::rand_core::Rng;
 use constnn::{Adam, AdamW, Batch, Momentum, Optimizer, Params, RmsProp, Sgd};
@@ -35,32 +35,15 @@ pub fn param_bits<M: Params>(model: &M) -> Vec<u32> {
     bits
 }
 
-/// FNV-1a, 32 bits (the hash of the empty input is the offset basis `0x811c9dc5`).
-pub struct Fnv1a(pub u32);
+#[path = "../../examples/common/fnv.rs"]
+mod fnv;
 
-impl Fnv1a {
-    pub const fn new() -> Self {
-        Self(0x811c_9dc5)
-    }
-
-    pub fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 ^= u32::from(byte);
-            self.0 = self.0.wrapping_mul(0x0100_0193);
-        }
-    }
-}
+pub use fnv::Fnv1a;
 
 /// FNV-1a 32 over the little-endian bytes of every parameter's `to_bits()`, in
 /// `Params::visit` order.
 pub fn fnv1a_params<M: Params>(model: &M) -> u32 {
-    let mut h = Fnv1a::new();
-    model.visit(&mut |p: &[f32]| {
-        for v in p {
-            h.write(&v.to_bits().to_le_bytes());
-        }
-    });
-    h.0
+    fnv::params(model)
 }
 
 /// Something to run once per optimizer configuration (see [`every_optimizer`]).
