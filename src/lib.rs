@@ -4,6 +4,13 @@
 #![deny(missing_docs)]
 #![warn(clippy::missing_panics_doc)]
 
+// `f32::mul_add` is in `std` only (not in `core` on stable Rust). `std` is linked only where
+// the fused kernels are compiled (the `fma` feature on a target with FMA), and the prelude
+// stays `core`'s, so no other code can start depending on `std`; elsewhere the feature
+// changes nothing, not even what is linked.
+#[cfg(all(feature = "fma", target_feature = "fma"))]
+extern crate std;
+
 mod data;
 mod error;
 mod exp;
@@ -22,6 +29,7 @@ mod tuple;
 pub use data::{Batches, Remainder, batches, shuffle};
 pub use error::{Error, Hyperparameter};
 pub use init::standard_normal;
+pub use kernels::FUSED_MULTIPLY_ADD;
 pub use layers::{Frozen, Linear, Relu};
 pub use losses::{
     BceWithLogits, CrossEntropy, Loss, Mse, SoftCrossEntropy, cross_entropy,
