@@ -29,7 +29,8 @@
 //! Env: `BENCH_REPS` (7), `BENCH_REP_SECS` (0.3), `BENCH_CONFIGS` (`T,D,M`), and
 //! `BENCH_FUSED=1` to also time [`train_step_fused`] (stderr only, `mode=train_fused`).
 //!
-//! Run: `cargo run --release --example bench`, or with `RUSTFLAGS="-C target-cpu=native"`.
+//! Run: `cargo run --release --example bench`, or with `RUSTFLAGS="-C target-cpu=native"`;
+//! add `--features fma` for the fused kernels (other `check:` hashes: another contract).
 
 use constnn::quant::{Calibration, argmax_i8};
 use constnn::{
@@ -354,11 +355,13 @@ fn optimizer_line<
 fn main() {
     eprintln!(
         "# peer=constnn build: sse2={} avx2={} fma={} avx512f={} (rustc -C target-cpu=native \
-         enables the last three on Zen 4; constnn never uses FMA) reps={} rep_secs={}",
+         enables the last three on Zen 4) fused_multiply_add={} (the `fma` feature on a target \
+         with FMA) reps={} rep_secs={}",
         cfg!(target_feature = "sse2"),
         cfg!(target_feature = "avx2"),
         cfg!(target_feature = "fma"),
         cfg!(target_feature = "avx512f"),
+        constnn::FUSED_MULTIPLY_ADD,
         reps(),
         rep_secs()
     );

@@ -4,6 +4,13 @@
 #![deny(missing_docs)]
 #![warn(clippy::missing_panics_doc)]
 
+// `f32::mul_add` is in `std` only (not in `core` on stable Rust). `std` is linked only where
+// the fused kernels are compiled (the `fma` feature on a target with FMA), and the prelude
+// stays `core`'s, so no other code can start depending on `std`; elsewhere the feature
+// changes nothing, not even what is linked.
+#[cfg(all(feature = "fma", target_feature = "fma"))]
+extern crate std;
+
 mod data;
 mod error;
 mod exp;
@@ -30,6 +37,7 @@ pub use format::{
     save_weights, weights_len,
 };
 pub use init::standard_normal;
+pub use kernels::FUSED_MULTIPLY_ADD;
 pub use layers::{
     BatchNorm1d, BatchNormCache, BatchNormParams, DropRate, Dropout, DropoutMask, EvalStats,
     Frozen, LeakyRelu, Linear, Relu, Sigmoid, Tanh,

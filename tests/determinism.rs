@@ -1,11 +1,16 @@
 //! Bit-exact reproducibility: a fixed seed gives the same bits on every run and every target.
 //!
 //! The pinned values below were obtained by running these tests once. Every float sum in the
-//! crate has one fixed order (see `src/math.rs`), `libm` is pure software and Rust never fuses
-//! `a * b + c`, so they must not change on any platform or optimization level. **If one of these
-//! tests fails after a change to the library, the float summation order (or the random
+//! crate has one fixed order (see `src/kernels/mod.rs`), `libm` is pure software and Rust never
+//! fuses `a * b + c`, so they must not change on any platform or optimization level. **If one of
+//! these tests fails after a change to the library, the float summation order (or the random
 //! initialization, or the shuffle) changed: that is a user-visible change of results, so
 //! document it in the changelog, then re-pin the values here.**
+//!
+//! With the `fma` feature on a target with FMA (`RUSTFLAGS="-C target-cpu=native" cargo test
+//! --features fma` on an x86-64 with FMA), the matrix kernels round each `acc + a·b` once: the
+//! same sums in the same order, other bits. That contract has its own pins ([`fused`]), the
+//! same on every target where it is enabled.
 
 mod common;
 
@@ -28,10 +33,38 @@ const STEPS: usize = 50;
 const LR: f32 = 0.05;
 
 /// `to_bits()` of the loss returned by the 50th `train_step`.
-const PINNED_FINAL_LOSS_BITS: u32 = 0x3f56_fa92; // 0.8397609
+const DEFAULT_FINAL_LOSS_BITS: u32 = 0x3f56_fa92; // 0.8397609
 /// FNV-1a 32 of every parameter's `to_bits()` (little-endian bytes), in `Params::visit` order,
 /// after the 50 steps.
-const PINNED_PARAM_FNV: u32 = 0x7b94_1166;
+const DEFAULT_PARAM_FNV: u32 = 0x7b94_1166;
+
+/// The pins of this build's summation contract.
+#[cfg(not(all(feature = "fma", target_feature = "fma")))]
+const PINNED_FINAL_LOSS_BITS: u32 = DEFAULT_FINAL_LOSS_BITS;
+/// See [`PINNED_FINAL_LOSS_BITS`].
+#[cfg(not(all(feature = "fma", target_feature = "fma")))]
+const PINNED_PARAM_FNV: u32 = DEFAULT_PARAM_FNV;
+#[cfg(all(feature = "fma", target_feature = "fma"))]
+use fused::{FINAL_LOSS_BITS as PINNED_FINAL_LOSS_BITS, PARAM_FNV as PINNED_PARAM_FNV};
+
+// The library's kernels follow the contract these pins are chosen for.
+const _: () =
+    assert!(constnn::FUSED_MULTIPLY_ADD == cfg!(all(feature = "fma", target_feature = "fma")));
+
+/// The pins of the fused contract (the `fma` feature on a target with FMA): the same 50 steps,
+/// each `acc + a·b` of the matrix kernels rounded once.
+#[cfg(all(feature = "fma", target_feature = "fma"))]
+mod fused {
+    /// `to_bits()` of the loss returned by the 50th `train_step`.
+    pub const FINAL_LOSS_BITS: u32 = 0x3f56_fa90; // 0.8397608
+    /// FNV-1a 32 of the parameters after the 50 steps, as [`super::DEFAULT_PARAM_FNV`].
+    pub const PARAM_FNV: u32 = 0xaa6f_d9f2;
+
+    // Other bits than the default contract's, as documented.
+    const _: () = assert!(
+        FINAL_LOSS_BITS != super::DEFAULT_FINAL_LOSS_BITS && PARAM_FNV != super::DEFAULT_PARAM_FNV
+    );
+}
 
 /// The model (He init from `SEED`) and the 50 batches it is trained on, all drawn from one
 /// `XorShiftRng::seed_from_u64(SEED)`: init, then the data set (inputs in [-1, 1), label = the

@@ -6,23 +6,24 @@
 //! the results are those of [`naive`](super::naive), bit for bit; outputs left over after the
 //! last full block (`OUT % 8`) are summed one at a time.
 
-use super::Batch;
+use super::{Batch, mul_add};
 use crate::optim::Update;
 
 /// Outputs per block.
 const L: usize = 8;
 
-/// `a[k] += x·v[k]` for the 8 lanes, written out (no loop the optimizer may keep rolled).
+/// `a[k] += x·v[k]` for the 8 lanes (through [`mul_add`]), written out (no loop the optimizer
+/// may keep rolled).
 #[inline(always)]
 fn mac8(a: &mut [f32; L], x: f32, v: &[f32; L]) {
-    a[0] += x * v[0];
-    a[1] += x * v[1];
-    a[2] += x * v[2];
-    a[3] += x * v[3];
-    a[4] += x * v[4];
-    a[5] += x * v[5];
-    a[6] += x * v[6];
-    a[7] += x * v[7];
+    a[0] = mul_add(a[0], x, v[0]);
+    a[1] = mul_add(a[1], x, v[1]);
+    a[2] = mul_add(a[2], x, v[2]);
+    a[3] = mul_add(a[3], x, v[3]);
+    a[4] = mul_add(a[4], x, v[4]);
+    a[5] = mul_add(a[5], x, v[5]);
+    a[6] = mul_add(a[6], x, v[6]);
+    a[7] = mul_add(a[7], x, v[7]);
 }
 
 /// `y = x·W + b`.
@@ -48,7 +49,7 @@ pub(crate) fn affine<const B: usize, const IN: usize, const OUT: usize>(
         for (j, (yv, bv)) in rest.iter_mut().zip(bias_rest).enumerate() {
             let mut a = 0.0f32;
             for (&xi, wr) in xr.iter().zip(w) {
-                a += xi * wr[o0 + j];
+                a = mul_add(a, xi, wr[o0 + j]);
             }
             *yv = a + bv;
         }
@@ -75,7 +76,7 @@ fn weight_grad_row<const B: usize, const IN: usize, const OUT: usize>(
     let o0 = OUT - rest.len();
     for (j, av) in rest.iter_mut().enumerate() {
         for (xr, dyr) in x.iter().zip(dy) {
-            *av += xr[i] * dyr[o0 + j];
+            *av = mul_add(*av, xr[i], dyr[o0 + j]);
         }
     }
 }

@@ -3,7 +3,8 @@
 //! # The summation-order contract
 //!
 //! Every output element is a sum in one fixed order, whatever the target, so results are
-//! bit-identical on every platform (Rust never contracts `a * b + c` into a fused multiply-add):
+//! bit-identical on every platform (Rust never contracts `a * b + c` into a fused multiply-add;
+//! the `fma` feature opts into the fused contract below):
 //! - `y[b][o] = (Σ_i x[b][i]·w[i][o]) + bias[o]`, the sum over `i` ascending from `0.0`;
 //! - `dx[b][i] = Σ_o dy[b][o]·w[i][o]`, over `o` ascending from `0.0`;
 //! - `dw[i][o] += Σ_b x[b][i]·dy[b][o]` and `db[o] += Σ_b dy[b][o]`, over `b` ascending,
@@ -24,8 +25,49 @@
 //!
 //! Only *which* elements are computed side by side differs between them, never the operations
 //! on one element; `kernels_match_naive_bit_for_bit` below checks it on many shapes.
+//!
+//! # The fused contract (`fma` feature, on a target with FMA)
+//!
+//! Every product-and-add `acc + a·b` of the sums above goes through [`mul_add`], which is
+//! `acc + a * b` (two roundings) by default and one fused multiply-add `fma(a, b, acc)` (one
+//! rounding) with the `fma` feature on a target with FMA (`target_feature = "fma"`, e.g.
+//! x86-64 built with `-C target-cpu=native`). The order of the sums is the same; only the
+//! rounding of each step differs. So the fused build gives the same bits on every target
+//! where it is enabled, whichever kernel family runs there, and other bits than the default
+//! build. The bias add, `col_sums` and everything outside these kernels (losses, optimizers,
+//! `expf`) are the same in both builds. Without target FMA the feature compiles to exactly
+//! the default build.
 
 use crate::module::Batch;
+
+/// Whether this build's matrix kernels use fused multiply-add: the `fma` feature on a target
+/// with FMA (`target_feature = "fma"`). It tells which summation contract, and so which result
+/// bits, the build gives: with `false` (the default, and every target without FMA), the same
+/// bits on every target; with `true`, the same bits on every target where it is `true`, and
+/// other bits than with `false`.
+///
+/// ```
+/// // `cargo build` with `--features fma` and `RUSTFLAGS="-C target-cpu=native"` on an
+/// // x86-64 with FMA gives `true`.
+/// if constnn::FUSED_MULTIPLY_ADD {
+///     println!("fused multiply-add: results differ from the default build's bits");
+/// }
+/// ```
+pub const FUSED_MULTIPLY_ADD: bool = cfg!(all(feature = "fma", target_feature = "fma"));
+
+/// `acc + a·b`, the one step of every sum of products in the kernels: rounded twice (the
+/// default, portable bits) or, under the fused contract, once.
+#[inline(always)]
+pub(crate) fn mul_add(acc: f32, a: f32, b: f32) -> f32 {
+    #[cfg(all(feature = "fma", target_feature = "fma"))]
+    {
+        a.mul_add(b, acc)
+    }
+    #[cfg(not(all(feature = "fma", target_feature = "fma")))]
+    {
+        acc + a * b
+    }
+}
 
 #[cfg(any(test, not(target_arch = "x86_64")))]
 pub(crate) mod compact;
@@ -128,6 +170,84 @@ mod tests {
         let mut s = [0.0; 3];
         col_sums(&dy, &mut s);
         assert_eq!(s, [2.0, 0.0, -1.75]);
+    }
+
+    /// `-1 + a·a` for `a = 1 + 2⁻¹²`: `a·a = 1 + 2⁻¹¹ + 2⁻²⁴` exactly, a tie that rounds to
+    /// `1 + 2⁻¹¹`, so two roundings give `2⁻¹¹` and one (fused) gives `2⁻¹¹ + 2⁻²⁴`.
+    const A: f32 = 1.0 + 1.0 / 4096.0;
+    const TWO_ROUNDINGS: f32 = 1.0 / 2048.0;
+    const ONE_ROUNDING: f32 = 1.0 / 2048.0 + 1.0 / 16_777_216.0;
+
+    /// The step `acc + a·b` of every kernel family, on shapes that take every tile width and
+    /// the padded remainder, is rounded as this build's contract says: once under
+    /// [`FUSED_MULTIPLY_ADD`], twice otherwise.
+    #[test]
+    fn each_product_is_rounded_as_the_contract_says() {
+        let expected = if FUSED_MULTIPLY_ADD {
+            ONE_ROUNDING
+        } else {
+            TWO_ROUNDINGS
+        };
+        assert_ne!(ONE_ROUNDING, TWO_ROUNDINGS);
+        let all = |v: &[f32]| v.iter().all(|&e| e.to_bits() == expected.to_bits());
+
+        // y[b][o] = (0 + 1·(-1)) + A·A, then + 0.
+        let x = [[1.0, A]; 9];
+        let w = [[-1.0; 37], [A; 37]];
+        let bias = [0.0; 37];
+        for (name, y) in [
+            ("affine", affine(&x, &w, &bias)),
+            ("naive::affine", naive::affine(&x, &w, &bias)),
+            ("compact::affine", compact::affine(&x, &w, &bias)),
+        ] {
+            assert!(all(y.as_flattened()), "{name}: {y:?}");
+        }
+
+        // dx[b][i] = (0 + 1·(-1)) + A·A.
+        let dy = [[1.0, A]; 9];
+        let w = [[-1.0, A]; 37];
+        for (name, dx) in [
+            ("input_grad", input_grad(&dy, &w)),
+            ("naive::input_grad", naive::input_grad(&dy, &w)),
+        ] {
+            assert!(all(dx.as_flattened()), "{name}: {dx:?}");
+        }
+
+        // dw[i][o] = -1 (in the buffer) + A·A.
+        let x = [[A; 9]];
+        let dy = [[A; 37]];
+        type Kernel = fn(&Batch<1, 9>, &Batch<1, 37>, &mut [[f32; 37]; 9]);
+        for (name, kernel) in [
+            ("weight_grad", weight_grad as Kernel),
+            ("naive::weight_grad", naive::weight_grad),
+            ("compact::weight_grad", compact::weight_grad),
+        ] {
+            let mut dw = [[-1.0; 37]; 9];
+            kernel(&x, &dy, &mut dw);
+            assert!(all(dw.as_flattened()), "{name}: {dw:?}");
+        }
+
+        // The fused step: g = (0 + 1·(-1)) + A·A, then w = 0 - 1·g.
+        let x = [[1.0; 9], [A; 9]];
+        let dy = [[-1.0; 37], [A; 37]];
+        let sgd = crate::Sgd::new(1.0).unwrap();
+        type Step = fn(
+            &Batch<2, 9>,
+            &Batch<2, 37>,
+            &mut [[f32; 37]; 9],
+            &mut [[[f32; 0]; 37]; 9],
+            &crate::Sgd,
+        );
+        for (name, step) in [
+            ("weight_grad_step", weight_grad_step as Step),
+            ("naive::weight_grad_step", naive::weight_grad_step),
+            ("compact::weight_grad_step", compact::weight_grad_step),
+        ] {
+            let mut w = [[0.0; 37]; 9];
+            step(&x, &dy, &mut w, &mut [[[]; 37]; 9], &sgd);
+            let g = w.map(|r| r.map(|v| -v));
+            assert!(all(g.as_flattened()), "{name}: {w:?}");
+        }
     }
 
     /// Random values of varied magnitude (2^-20 to 2^20 times N(0, 1), so that any change of

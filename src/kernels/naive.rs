@@ -17,7 +17,7 @@ pub(crate) fn affine<const B: usize, const IN: usize, const OUT: usize>(
         // Each output row is its own accumulator (no row-sized temporary on the stack).
         for (&xi, wr) in xr.iter().zip(w) {
             for (a, &wv) in yr.iter_mut().zip(wr) {
-                *a += xi * wv;
+                *a = super::mul_add(*a, xi, wv);
             }
         }
         for (a, &bv) in yr.iter_mut().zip(bias) {
@@ -46,7 +46,7 @@ pub(crate) fn input_grad<const B: usize, const IN: usize, const OUT: usize>(
 fn dot<const N: usize>(a: &[f32; N], b: &[f32; N]) -> f32 {
     let mut s = 0.0;
     for (&x, &y) in a.iter().zip(b) {
-        s += x * y;
+        s = super::mul_add(s, x, y);
     }
     s
 }
@@ -62,7 +62,7 @@ fn weight_grad_row<const B: usize, const IN: usize, const OUT: usize>(
     for (xr, dyr) in x.iter().zip(dy) {
         let xi = xr[i];
         for (a, &d) in acc.iter_mut().zip(dyr) {
-            *a += xi * d;
+            *a = super::mul_add(*a, xi, d);
         }
     }
 }

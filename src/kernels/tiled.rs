@@ -13,7 +13,7 @@
 //! by the loop structure (see `rank1`, `trip` and the epilogues); the tile sizes are picked by
 //! target feature at compile time.
 
-use super::Batch;
+use super::{Batch, mul_add};
 use crate::optim::{Slot, Update};
 
 /// The register tile of a kernel: `w` outputs (the vectorized dimension) × `r` rows; the
@@ -222,7 +222,7 @@ fn part_mut<T, const W: usize>(row: &mut [T], o0: usize) -> &mut [T; W] {
     (&mut row[o0..o0 + W]).try_into().unwrap()
 }
 
-/// `acc[r][l] += a[r]·v[l]`: one step of a tile's reduction.
+/// `acc[r][l] += a[r]·v[l]` (through [`mul_add`]): one step of a tile's reduction.
 ///
 /// Written with `l` outside and `r` inside: after full unrolling, that statement order
 /// makes LLVM's SLP vectorizer build vectors along `l` (one load of `v` per vector, `a[r]`
@@ -231,7 +231,7 @@ fn part_mut<T, const W: usize>(row: &mut [T], o0: usize) -> &mut [T; W] {
 fn rank1<const RR: usize, const W: usize>(acc: &mut [[f32; W]; RR], a: &[f32; RR], v: &[f32; W]) {
     for (l, &vl) in v.iter().enumerate() {
         for (accr, &ar) in acc.iter_mut().zip(a) {
-            accr[l] += ar * vl;
+            accr[l] = mul_add(accr[l], ar, vl);
         }
     }
 }
