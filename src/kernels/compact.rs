@@ -115,7 +115,7 @@ pub(crate) fn weight_grad_step<U: Update, const B: usize, const IN: usize, const
         for (j, (wv, sv)) in w_rest.iter_mut().zip(s_rest).enumerate() {
             let mut a = 0.0f32;
             for (xr, dyr) in x.iter().zip(dy) {
-                a += xr[i] * dyr[o0 + j];
+                a = mul_add(a, xr[i], dyr[o0 + j]);
             }
             update.update(core::slice::from_mut(wv), &[a], core::slice::from_mut(sv));
         }
