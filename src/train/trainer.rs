@@ -207,8 +207,14 @@ where
         loss: &L,
         target: &L::Target,
     ) -> Result<f32, Error> {
-        let (value, dy) = loss.loss_and_grad_checked(y, target)?;
-        self.update(model, &dy)?;
-        Ok(value)
+        // The gradient is used where the loss wrote it (`ref`): moving it out of the `Result`
+        // would copy the whole batch.
+        match loss.loss_and_grad_checked(y, target) {
+            Ok((value, ref dy)) => {
+                self.update(model, dy)?;
+                Ok(value)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
