@@ -86,10 +86,19 @@ impl<const B: usize, const N: usize> Backward<Batch<B, N>> for Relu {
 
     fn backward(&self, mask: &[[bool; N]; B], dy: &Batch<B, N>, _: &mut ()) -> Batch<B, N> {
         let mut dx = *dy;
-        for (dr, mr) in dx.iter_mut().zip(mask) {
-            for (d, &m) in dr.iter_mut().zip(mr) {
-                if !m {
-                    *d = 0.0;
+        if cfg!(target_arch = "x86_64") {
+            // A select vectorizes there; a conditional store does not.
+            for (d, &m) in dx.as_flattened_mut().iter_mut().zip(mask.as_flattened()) {
+                *d = if m { *d } else { 0.0 };
+            }
+        } else {
+            // Without vectors (microcontrollers), storing only the zeros takes fewer
+            // instructions.
+            for (dr, mr) in dx.iter_mut().zip(mask) {
+                for (d, &m) in dr.iter_mut().zip(mr) {
+                    if !m {
+                        *d = 0.0;
+                    }
                 }
             }
         }
