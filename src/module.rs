@@ -191,6 +191,23 @@ pub trait Params {
     /// Calls `f` on every slice of a `Like` buffer mutably, in the parameters' order.
     fn visit_like_mut<T: Zeroed + Copy, F: FnMut(&mut [T])>(like: &mut Self::Like<T>, f: &mut F);
 
+    /// The number of `u32` words of random-generator state the model carries (a
+    /// [`Dropout`](crate::Dropout) layer's mask generator: 4), which a checkpoint saves so that
+    /// training resumes with the same masks. Not parameters: [`save_weights`] leaves them out.
+    ///
+    /// [`save_weights`]: crate::format::save_weights
+    const NUM_RNG_WORDS: usize = 0;
+
+    /// Calls `f` on every generator state, in layer order (nothing, by default).
+    fn visit_rng<F: FnMut(&[u32])>(&self, f: &mut F) {
+        let _ = f;
+    }
+
+    /// Calls `f` on every generator state mutably, in layer order (nothing, by default).
+    fn visit_rng_mut<F: FnMut(&mut [u32])>(&mut self, f: &mut F) {
+        let _ = f;
+    }
+
     /// Sets every gradient in `grads` to zero (in place: no temporary on the stack).
     fn zero_grads(grads: &mut Self::Like<f32>) {
         Self::visit_like_mut(grads, &mut |g: &mut [f32]| g.fill(0.0));

@@ -239,6 +239,8 @@ macro_rules! __sequential_impl {
                 <$T0 as $crate::Params>::NUM_PARAMS $(+ <$T as $crate::Params>::NUM_PARAMS)*;
             const NUM_STORED: usize =
                 <$T0 as $crate::Params>::NUM_STORED $(+ <$T as $crate::Params>::NUM_STORED)*;
+            const NUM_RNG_WORDS: usize = <$T0 as $crate::Params>::NUM_RNG_WORDS
+                $(+ <$T as $crate::Params>::NUM_RNG_WORDS)*;
             const SIGNATURE: u64 = $crate::sequence_signature(&[
                 <$T0 as $crate::Params>::SIGNATURE,
                 $(<$T as $crate::Params>::SIGNATURE,)*
@@ -257,6 +259,16 @@ macro_rules! __sequential_impl {
             fn visit_mut<__F: ::core::ops::FnMut(&mut [f32])>(&mut self, f: &mut __F) {
                 <$T0 as $crate::Params>::visit_mut(&mut self.$f0, f);
                 $(<$T as $crate::Params>::visit_mut(&mut self.$f, f);)*
+            }
+
+            fn visit_rng<__F: ::core::ops::FnMut(&[u32])>(&self, f: &mut __F) {
+                <$T0 as $crate::Params>::visit_rng(&self.$f0, f);
+                $(<$T as $crate::Params>::visit_rng(&self.$f, f);)*
+            }
+
+            fn visit_rng_mut<__F: ::core::ops::FnMut(&mut [u32])>(&mut self, f: &mut __F) {
+                <$T0 as $crate::Params>::visit_rng_mut(&mut self.$f0, f);
+                $(<$T as $crate::Params>::visit_rng_mut(&mut self.$f, f);)*
             }
 
             fn visit_trainable<__T, __F>(&mut self, like: &mut Self::Like<__T>, f: &mut __F)

@@ -56,6 +56,7 @@ macro_rules! impl_tuple {
             type Like<TY: Zeroed + Copy> = ($F::Like<TY>, $($T::Like<TY>,)*);
             const NUM_PARAMS: usize = $F::NUM_PARAMS $(+ $T::NUM_PARAMS)*;
             const NUM_STORED: usize = $F::NUM_STORED $(+ $T::NUM_STORED)*;
+            const NUM_RNG_WORDS: usize = $F::NUM_RNG_WORDS $(+ $T::NUM_RNG_WORDS)*;
             const SIGNATURE: u64 =
                 crate::sequence_signature(&[$F::SIGNATURE, $($T::SIGNATURE,)*]);
 
@@ -72,6 +73,16 @@ macro_rules! impl_tuple {
             fn visit_mut<FN: FnMut(&mut [f32])>(&mut self, f: &mut FN) {
                 self.$fi.visit_mut(f);
                 $(self.$ti.visit_mut(f);)*
+            }
+
+            fn visit_rng<FN: FnMut(&[u32])>(&self, f: &mut FN) {
+                self.$fi.visit_rng(f);
+                $(self.$ti.visit_rng(f);)*
+            }
+
+            fn visit_rng_mut<FN: FnMut(&mut [u32])>(&mut self, f: &mut FN) {
+                self.$fi.visit_rng_mut(f);
+                $(self.$ti.visit_rng_mut(f);)*
             }
 
             fn visit_trainable<TY: Zeroed + Copy, FN: FnMut(&mut [f32], &mut [TY])>(

@@ -3,12 +3,14 @@
 
 mod common;
 
+use core::ops::Range;
+
 use common::{param_bits, rand_batch, rand_labels};
 use constnn::rand_core::SeedableRng;
 use constnn::{
-    Adam, Batch, BatchNorm1d, BufferedTrainer, CrossEntropy, Error, Frozen, LeakyRelu, Linear,
-    Momentum, Mse, Optimizer, Params, Relu, Sgd, Sigmoid, Tanh, Trainer, XorShiftRng, Zeroed,
-    checkpoint_len, load_weights, save_weights, weights_len,
+    Adam, Batch, BatchNorm1d, BufferedTrainer, CrossEntropy, DropRate, Dropout, Error, Frozen,
+    LeakyRelu, Linear, Momentum, Mse, Optimizer, Params, Relu, Sgd, Sigmoid, Tanh, Trainer,
+    XorShiftRng, Zeroed, checkpoint_len, load_weights, save_weights, weights_len,
 };
 
 constnn::sequential! {
@@ -185,6 +187,78 @@ fn checkpoints_resume_training_bit_for_bit() {
     resume_is_bit_identical(Sgd::new(0.1).unwrap());
     resume_is_bit_identical(Momentum::new(0.05, 0.9).unwrap());
     resume_is_bit_identical(Adam::new(0.01).unwrap());
+}
+
+type DropMlp = (Linear<5, 7>, Relu, Dropout, Linear<7, 3>);
+
+/// Fused steps of the dropout model (as [`run_fused`]).
+fn run_dropout(
+    model: &mut DropMlp,
+    trainer: &mut Trainer<DropMlp, Batch<B, 5>, Adam>,
+    steps: Range<usize>,
+) {
+    for s in steps {
+        let mut rng = XorShiftRng::seed_from_u64(300 + s as u64);
+        let x: Batch<B, 5> = rand_batch(&mut rng, -1.0, 1.0);
+        let y: [usize; B] = rand_labels(&mut rng, 3);
+        trainer.step(model, &x, &CrossEntropy, &y).unwrap();
+    }
+}
+
+#[test]
+fn a_checkpoint_keeps_the_dropout_masks_generator() {
+    // The rate is a hyperparameter of the model's construction, not stored.
+    let fresh = || {
+        let mut m = DropMlp::ZERO;
+        m.2 = Dropout::new(DropRate::new(0.3).unwrap());
+        m
+    };
+    let mut start = fresh();
+    start.init(&mut XorShiftRng::seed_from_u64(31));
+    let opt = Adam::new(0.01).unwrap();
+    let mut straight = start;
+    let mut t = Trainer::new(opt);
+    run_dropout(&mut straight, &mut t, 0..9);
+
+    let mut first = start;
+    let mut t1 = Trainer::new(opt);
+    run_dropout(&mut first, &mut t1, 0..4);
+    // The weights alone leave the generator out; the checkpoint holds its 4 words.
+    assert_eq!(DropMlp::NUM_RNG_WORDS, 4);
+    assert_eq!(weights_len::<DropMlp>(), weights_len::<Mlp>());
+    assert_eq!(
+        checkpoint_len::<DropMlp, Adam>(),
+        checkpoint_len::<Mlp, Adam>() + 4 * 4
+    );
+    let mut blob = vec![0u8; checkpoint_len::<DropMlp, Adam>()];
+    assert_eq!(t1.save_checkpoint(&first, &mut blob), Ok(blob.len()));
+    let saved = first.2.rng_state();
+    let words = &blob[blob.len() - 4 - 16..blob.len() - 4];
+    let stored: Vec<u32> = words
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        stored, saved,
+        "the generator, LE, last in the state section"
+    );
+
+    // A fresh model (the default generator seed) resumes with the saved generator.
+    let mut resumed = fresh();
+    let mut t2 = Trainer::new(opt);
+    t2.load_checkpoint(&mut resumed, &blob).unwrap();
+    assert_eq!(resumed.2.rng_state(), saved);
+    run_dropout(&mut resumed, &mut t2, 4..9);
+    assert_eq!(param_bits(&resumed), param_bits(&straight));
+
+    // Without the generator (weights and optimizer state restored, masks from another state)
+    // the run differs: the words matter.
+    let mut forgetful = fresh();
+    let mut t3 = Trainer::new(opt);
+    t3.load_checkpoint(&mut forgetful, &blob).unwrap();
+    forgetful.2.set_rng_state([1, 2, 3, 4]);
+    run_dropout(&mut forgetful, &mut t3, 4..9);
+    assert_ne!(param_bits(&forgetful), param_bits(&straight));
 }
 
 #[test]

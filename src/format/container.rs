@@ -16,7 +16,7 @@
 //! | 20 | 4 | state length *S* | u32, bytes of optimizer state; 0 unless a checkpoint |
 //! | 24 | 8 | step count | u64, optimizer steps taken; 0 unless a checkpoint |
 //! | 32 | *P* | payload | the parameters, `f32` LE, in the model's fixed visit order |
-//! | 32 + *P* | *S* | optimizer state | `f32` LE, in the optimizer's fixed order |
+//! | 32 + *P* | *S* | optimizer state | `f32` LE, in the optimizer's fixed order, then the model's generator states (a [`Dropout`](crate::Dropout)'s 4 words), `u32` LE, in layer order |
 //! | 32 + *P* + *S* | 4 | CRC-32 | zlib's CRC-32 ([`crc32`](super::crc32)) of bytes `0 .. 32 + P + S` |
 //!
 //! The total length is [`blob_len`]`(P, S)` = 36 + *P* + *S*, a `const fn`, so a buffer can be a
@@ -256,13 +256,23 @@ impl<'a> Encoder<'a> {
     /// Appends `values` (little-endian). Values beyond the declared count are counted but not
     /// written; [`finish`](Self::finish) then fails.
     pub fn push(&mut self, values: &[f32]) {
+        self.push_le(values, f32::to_le_bytes);
+    }
+
+    /// Appends `words` as `u32` LE (a generator state, in a checkpoint's state section); counts
+    /// like [`push`](Self::push), one value per word.
+    pub fn push_words(&mut self, words: &[u32]) {
+        self.push_le(words, u32::to_le_bytes);
+    }
+
+    fn push_le<T: Copy>(&mut self, values: &[T], le: fn(T) -> [u8; 4]) {
         self.pushed = self.pushed.saturating_add(values.len());
         let room = (self.end - self.pos) / 4;
         let n = values.len().min(room);
         let start = self.pos;
         let stop = start + 4 * n;
-        for (dst, v) in self.out[start..stop].chunks_exact_mut(4).zip(values) {
-            dst.copy_from_slice(&v.to_le_bytes());
+        for (dst, &v) in self.out[start..stop].chunks_exact_mut(4).zip(values) {
+            dst.copy_from_slice(&le(v));
         }
         self.crc = self.crc.update(&self.out[start..stop]);
         self.pos = stop;
@@ -594,6 +604,20 @@ impl F32s<'_> {
         let (head, tail) = self.bytes.split_at(4 * n);
         for (o, b) in out.iter_mut().zip(head.chunks_exact(4)) {
             *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        self.bytes = tail;
+        n
+    }
+}
+
+impl F32s<'_> {
+    /// Like [`fill`](Self::fill), for `u32` words (a generator state): copies the next words
+    /// into `out` and returns how many there were.
+    pub fn fill_words(&mut self, out: &mut [u32]) -> usize {
+        let n = out.len().min(self.bytes.len() / 4);
+        let (head, tail) = self.bytes.split_at(4 * n);
+        for (o, b) in out.iter_mut().zip(head.chunks_exact(4)) {
+            *o = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
         self.bytes = tail;
         n

@@ -41,7 +41,13 @@ pub const fn weights_len<M: Params>() -> usize {
 /// assert_eq!(checkpoint_len::<L, Adam>(), weights_len::<L>() + 2 * 4 * 10);
 /// ```
 pub const fn checkpoint_len<M: Params, O: Optimizer>() -> usize {
-    blob_len_f32(M::NUM_STORED, M::NUM_PARAMS * <SlotOf<O> as Slot>::LEN)
+    blob_len_f32(M::NUM_STORED, state_words::<M, O>())
+}
+
+/// The 4-byte words of a checkpoint's state section: the optimizer state, then the model's
+/// generator states.
+const fn state_words<M: Params, O: Optimizer>() -> usize {
+    M::NUM_PARAMS * <SlotOf<O> as Slot>::LEN + M::NUM_RNG_WORDS
 }
 
 /// The signature of a checkpoint: the model's, mixed with the optimizer's name and slot size,
@@ -111,11 +117,11 @@ fn save_checkpoint_parts<M: Params, O: Optimizer>(
     steps: u64,
     out: &mut [u8],
 ) -> Result<usize, Error> {
-    let state_floats = M::NUM_PARAMS * <SlotOf<O> as Slot>::LEN;
     let sig = checkpoint_signature::<M, O>();
-    let mut enc = Encoder::checkpoint(out, sig, M::NUM_STORED, state_floats, steps)?;
+    let mut enc = Encoder::checkpoint(out, sig, M::NUM_STORED, state_words::<M, O>(), steps)?;
     model.visit(&mut |p: &[f32]| enc.push(p));
     M::visit_like(state, &mut |s: &[SlotOf<O>]| enc.push(Slot::floats(s)));
+    model.visit_rng(&mut |w: &[u32]| enc.push_words(w));
     enc.finish()
 }
 
@@ -126,9 +132,8 @@ fn load_checkpoint_parts<M: Params, O: Optimizer>(
     steps: &mut u64,
     bytes: &[u8],
 ) -> Result<(), Error> {
-    let state_floats = M::NUM_PARAMS * <SlotOf<O> as Slot>::LEN;
     let sig = checkpoint_signature::<M, O>();
-    let blob = Blob::parse(bytes, sig, M::NUM_STORED, Some(state_floats))?;
+    let blob = Blob::parse(bytes, sig, M::NUM_STORED, Some(state_words::<M, O>()))?;
     let mut values = blob.payload();
     model.visit_mut(&mut |p: &mut [f32]| {
         values.fill(p);
@@ -136,6 +141,9 @@ fn load_checkpoint_parts<M: Params, O: Optimizer>(
     let mut values = blob.state();
     M::visit_like_mut(state, &mut |s: &mut [SlotOf<O>]| {
         values.fill(Slot::floats_mut(s));
+    });
+    model.visit_rng_mut(&mut |w: &mut [u32]| {
+        values.fill_words(w);
     });
     *steps = blob.step().unwrap_or(0);
     Ok(())

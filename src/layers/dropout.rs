@@ -77,10 +77,13 @@ impl DropRate {
 /// and two dropout layers in one model draw different masks. With `p = 0` the layer is the
 /// identity in training too and draws nothing.
 ///
-/// The generator state is not among the stored values ([`Params::visit`] walks `f32` values,
-/// and a trained model does not need it): [`rng_state`](Dropout::rng_state) and
-/// [`set_rng_state`](Dropout::set_rng_state) save and restore it, to resume training with the
-/// exact masks, or to draw the same mask twice (gradient checks).
+/// The generator state is not among the stored values (a trained model does not need it, so
+/// [`save_weights`](crate::format::save_weights) leaves it out); it is the layer's
+/// [`NUM_RNG_WORDS`](Params::NUM_RNG_WORDS) = 4 words of generator state, which a trainer's
+/// checkpoint saves and restores, so training resumed from a checkpoint draws the exact masks
+/// of an uninterrupted run. [`rng_state`](Dropout::rng_state) and
+/// [`set_rng_state`](Dropout::set_rng_state) read and set it directly (to draw the same mask
+/// twice, in gradient checks).
 ///
 /// A training step that fails after its forward pass (a non-finite loss, say) has drawn its
 /// mask: the generator has advanced.
@@ -246,9 +249,10 @@ impl Default for Dropout {
 }
 
 impl Params for Dropout {
-    type Like<T: Zeroed + Copy> = ();
-    const NUM_PARAMS: usize = 0;
+    crate::layers::no_trainable_params!();
     const NUM_STORED: usize = 0;
+    /// The mask generator's xorshift128 state: a checkpoint saves it.
+    const NUM_RNG_WORDS: usize = 4;
     const SIGNATURE: u64 = crate::layer_signature("Dropout", &[]);
 
     /// Seeds the mask generator with four `u32` draws from `rng` (redrawn in the
@@ -271,23 +275,18 @@ impl Params for Dropout {
 
     fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}
     fn visit_mut<F: FnMut(&mut [f32])>(&mut self, _f: &mut F) {}
-    fn visit_trainable<T: Zeroed + Copy, F: FnMut(&mut [f32], &mut [T])>(
-        &mut self,
-        _: &mut (),
-        _: &mut F,
-    ) {
+
+    fn visit_rng<F: FnMut(&[u32])>(&self, f: &mut F) {
+        f(&self.state);
     }
-    fn visit_trainable2<T: Zeroed + Copy, U: Zeroed + Copy, F>(
-        &mut self,
-        _: &mut (),
-        _: &mut (),
-        _: &mut F,
-    ) where
-        F: FnMut(&mut [f32], &mut [T], &mut [U]),
-    {
+
+    /// A state of all zeros (which xorshift128 cannot leave) becomes the default seed, as in
+    /// [`Dropout::set_rng_state`].
+    fn visit_rng_mut<F: FnMut(&mut [u32])>(&mut self, f: &mut F) {
+        let mut state = self.state;
+        f(&mut state);
+        self.set_rng_state(state);
     }
-    fn visit_like<T: Zeroed + Copy, F: FnMut(&[T])>(_: &(), _: &mut F) {}
-    fn visit_like_mut<T: Zeroed + Copy, F: FnMut(&mut [T])>(_: &mut (), _: &mut F) {}
 }
 
 impl<const B: usize, const N: usize> Module<Batch<B, N>> for Dropout {

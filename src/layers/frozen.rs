@@ -44,6 +44,7 @@ impl<L: Params> Params for Frozen<L> {
     type Like<T: Zeroed + Copy> = ();
     const NUM_PARAMS: usize = 0;
     const NUM_STORED: usize = L::NUM_STORED;
+    const NUM_RNG_WORDS: usize = L::NUM_RNG_WORDS;
     /// The inner layer's: freezing changes how a layer trains, not what it stores.
     const SIGNATURE: u64 = L::SIGNATURE;
 
@@ -57,6 +58,14 @@ impl<L: Params> Params for Frozen<L> {
 
     fn visit_mut<F: FnMut(&mut [f32])>(&mut self, f: &mut F) {
         self.0.visit_mut(f);
+    }
+
+    fn visit_rng<F: FnMut(&[u32])>(&self, f: &mut F) {
+        self.0.visit_rng(f);
+    }
+
+    fn visit_rng_mut<F: FnMut(&mut [u32])>(&mut self, f: &mut F) {
+        self.0.visit_rng_mut(f);
     }
 
     fn visit_trainable<T: Zeroed + Copy, F: FnMut(&mut [f32], &mut [T])>(

@@ -1,6 +1,6 @@
 //! The rectified linear unit.
 
-use crate::module::{Backward, Batch, Module, Params, Zeroed};
+use crate::module::{Backward, Batch, Module, Zeroed};
 use crate::optim::Update;
 
 /// `y = max(x, 0)` elementwise, for any batch and width.
@@ -23,33 +23,7 @@ impl Zeroed for Relu {
     const ZERO: Self = Relu;
 }
 
-impl Params for Relu {
-    type Like<T: Zeroed + Copy> = ();
-    const NUM_PARAMS: usize = 0;
-    const NUM_STORED: usize = 0;
-    const SIGNATURE: u64 = crate::layer_signature("Relu", &[]);
-
-    fn init<R: rand_core::Rng + ?Sized>(&mut self, _rng: &mut R) {}
-    fn visit<F: FnMut(&[f32])>(&self, _f: &mut F) {}
-    fn visit_mut<F: FnMut(&mut [f32])>(&mut self, _f: &mut F) {}
-    fn visit_trainable<T: Zeroed + Copy, F: FnMut(&mut [f32], &mut [T])>(
-        &mut self,
-        _: &mut (),
-        _: &mut F,
-    ) {
-    }
-    fn visit_trainable2<T: Zeroed + Copy, U: Zeroed + Copy, F>(
-        &mut self,
-        _: &mut (),
-        _: &mut (),
-        _: &mut F,
-    ) where
-        F: FnMut(&mut [f32], &mut [T], &mut [U]),
-    {
-    }
-    fn visit_like<T: Zeroed + Copy, F: FnMut(&[T])>(_: &(), _: &mut F) {}
-    fn visit_like_mut<T: Zeroed + Copy, F: FnMut(&mut [T])>(_: &mut (), _: &mut F) {}
-}
+crate::layers::stateless_params!(Relu, "Relu");
 
 #[inline]
 fn relu(x: f32) -> f32 {
