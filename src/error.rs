@@ -165,6 +165,12 @@ pub enum Error {
         /// The first byte that is wrong.
         offset: usize,
     },
+    /// A stored value is outside its range (an int8 model's multiplier, shift, scale or clamp:
+    /// see [`format::quantized`](crate::format::quantized)).
+    ValueOutOfRange {
+        /// The value's first byte in the blob.
+        offset: usize,
+    },
     /// A header value is well formed but of the wrong kind (a string where a list is needed,
     /// a negative or fractional number where a size is needed, …).
     WrongType {
@@ -430,6 +436,9 @@ impl fmt::Display for Error {
                 write!(f, "size {found} exceeds the format's limit of {limit}")
             }
             Error::MalformedHeader { offset } => write!(f, "malformed header at byte {offset}"),
+            Error::ValueOutOfRange { offset } => {
+                write!(f, "stored value out of its range at byte {offset}")
+            }
             Error::WrongType { offset } => {
                 write!(f, "header value of the wrong type at byte {offset}")
             }

@@ -7,7 +7,7 @@ mod format_common;
 
 use constnn::XorShiftRng;
 use constnn::format::Dtype;
-use constnn::format::container::{Blob, CRC_LEN, Encoder, blob_len_f32};
+use constnn::format::container::{Blob, CRC_LEN, Encoder, blob_len, blob_len_f32};
 use constnn::format::crc32;
 use constnn::format::npy::{Npy, len_f32, write_f32};
 use constnn::format::safetensors::{SafeTensors, TensorSpec, Writer, write_len};
@@ -60,13 +60,20 @@ fn container_mutations() {
         accepted += 1;
         // Accepted: re-encoding its contents gives the same bytes.
         let (p, s) = (blob.payload_len(), blob.state_len());
-        let mut again = vec![0u8; blob_len_f32(p, s)];
-        let mut enc = match blob.step() {
-            Some(step) => Encoder::checkpoint(&mut again, blob.signature(), p, s, step).unwrap(),
-            None => Encoder::new(&mut again, blob.signature(), p).unwrap(),
+        let mut again = vec![0u8; blob_len(blob.payload_bytes().len(), 4 * s)];
+        let mut enc = match (blob.dtype(), blob.step()) {
+            (Dtype::I8, _) => Encoder::new_i8(&mut again, blob.signature(), p).unwrap(),
+            (_, Some(step)) => {
+                Encoder::checkpoint(&mut again, blob.signature(), p, s, step).unwrap()
+            }
+            (_, None) => Encoder::new(&mut again, blob.signature(), p).unwrap(),
         };
-        enc.push(&blob.payload().collect::<Vec<_>>());
-        enc.push(&blob.state().collect::<Vec<_>>());
+        if blob.dtype() == Dtype::I8 {
+            enc.push_bytes(blob.payload_bytes());
+        } else {
+            enc.push(&blob.payload().collect::<Vec<_>>());
+            enc.push(&blob.state().collect::<Vec<_>>());
+        }
         assert_eq!(enc.finish().unwrap(), m.len());
         assert_eq!(again, m, "run {run}");
         if let Ok(b) = strict {

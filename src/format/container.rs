@@ -9,13 +9,13 @@
 //! |---:|---:|---|---|
 //! | 0 | 4 | magic | `b"CNNW"` |
 //! | 4 | 2 | format version | `1` (u16) |
-//! | 6 | 1 | dtype | `1` = `f32` ([`Dtype::F32`]); `2` ([`Dtype::I8`]) is reserved for int8 models |
+//! | 6 | 1 | dtype | `1` = `f32` ([`Dtype::F32`]); `2` = an int8 model ([`Dtype::I8`], [`save_quantized`](crate::format::save_quantized); never a checkpoint) |
 //! | 7 | 1 | flags | bit 0 = checkpoint (optimizer state and step count present); other bits 0 |
 //! | 8 | 8 | model signature | u64, computed from the model's layer kinds and widths |
-//! | 16 | 4 | payload length *P* | u32, bytes of parameters (4 × the parameter count) |
+//! | 16 | 4 | payload length *P* | u32, bytes of parameters (4 × the parameter count for `f32`) |
 //! | 20 | 4 | state length *S* | u32, bytes of optimizer state; 0 unless a checkpoint |
 //! | 24 | 8 | step count | u64, optimizer steps taken; 0 unless a checkpoint |
-//! | 32 | *P* | payload | the parameters, `f32` LE, in the model's fixed visit order |
+//! | 32 | *P* | payload | the parameters, `f32` LE, in the model's fixed visit order (an int8 model: the layout of [`QuantizedParams`](crate::format::QuantizedParams)) |
 //! | 32 + *P* | *S* | optimizer state | `f32` LE, in the optimizer's fixed order, then the model's generator states (a [`Dropout`](crate::Dropout)'s 4 words), `u32` LE, in layer order |
 //! | 32 + *P* + *S* | 4 | CRC-32 | zlib's CRC-32 ([`crc32`](super::crc32)) of bytes `0 .. 32 + P + S` |
 //!
@@ -180,7 +180,18 @@ impl<'a> Encoder<'a> {
     /// [`Error::TooLarge`] if the payload exceeds 4 GiB; [`Error::BufferTooSmall`] if `out`
     /// is shorter than [`blob_len_f32`]`(payload_floats, 0)` (bytes beyond it are not touched).
     pub fn new(out: &'a mut [u8], signature: u64, payload_floats: usize) -> Result<Self, Error> {
-        Self::start(out, signature, payload_floats, None)
+        Self::start(out, Dtype::F32, signature, payload_floats, None)
+    }
+
+    /// Starts a weights blob of dtype [`Dtype::I8`] (an int8 model,
+    /// [`save_quantized`](crate::format::save_quantized)): a payload of `payload_bytes` bytes,
+    /// pushed with [`push_bytes`](Self::push_bytes) and counted in bytes.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn new_i8(out: &'a mut [u8], signature: u64, payload_bytes: usize) -> Result<Self, Error> {
+        Self::start(out, Dtype::I8, signature, payload_bytes, None)
     }
 
     /// Starts a checkpoint: `payload_floats` parameters, then `state_floats` optimizer-state
@@ -196,24 +207,37 @@ impl<'a> Encoder<'a> {
         state_floats: usize,
         step: u64,
     ) -> Result<Self, Error> {
-        Self::start(out, signature, payload_floats, Some((state_floats, step)))
+        Self::start(
+            out,
+            Dtype::F32,
+            signature,
+            payload_floats,
+            Some((state_floats, step)),
+        )
     }
 
+    /// `payload_values` of `dtype` (4 or 1 bytes each) and, for a checkpoint, `state_values`
+    /// 4-byte words.
     fn start(
         out: &'a mut [u8],
+        dtype: Dtype,
         signature: u64,
-        payload_floats: usize,
+        payload_values: usize,
         checkpoint: Option<(usize, u64)>,
     ) -> Result<Self, Error> {
-        let (state_floats, step) = checkpoint.unwrap_or((0, 0));
+        let unit = dtype.bits() / 8;
+        let (state_values, step) = checkpoint.unwrap_or((0, 0));
         let mut sizes = [0usize; 2];
-        for (size, floats) in sizes.iter_mut().zip([payload_floats, state_floats]) {
-            *size = match floats.checked_mul(4) {
+        for (size, (values, unit)) in sizes
+            .iter_mut()
+            .zip([(payload_values, unit), (state_values, 4)])
+        {
+            *size = match values.checked_mul(unit) {
                 Some(b) if b <= MAX_SECTION => b,
                 _ => {
                     return Err(Error::TooLarge {
                         limit: MAX_SECTION,
-                        found: floats.saturating_mul(4),
+                        found: values.saturating_mul(unit),
                     });
                 }
             };
@@ -230,7 +254,7 @@ impl<'a> Encoder<'a> {
         let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(&MAGIC);
         header[OFFSET_VERSION..OFFSET_VERSION + 2].copy_from_slice(&VERSION.to_le_bytes());
-        header[OFFSET_DTYPE] = Dtype::F32.code();
+        header[OFFSET_DTYPE] = dtype.code();
         header[OFFSET_FLAGS] = if checkpoint.is_some() {
             FLAG_CHECKPOINT
         } else {
@@ -249,7 +273,7 @@ impl<'a> Encoder<'a> {
             end: total - CRC_LEN,
             crc: Crc32::new().update(&header),
             pushed: 0,
-            expected: payload_floats + state_floats,
+            expected: payload_values + state_values,
         })
     }
 
@@ -263,6 +287,17 @@ impl<'a> Encoder<'a> {
     /// like [`push`](Self::push), one value per word.
     pub fn push_words(&mut self, words: &[u32]) {
         self.push_le(words, u32::to_le_bytes);
+    }
+
+    /// Appends raw bytes (the payload of an [`I8`](Dtype::I8) blob); counts one value per
+    /// byte. Bytes beyond the declared length are counted but not written.
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.pushed = self.pushed.saturating_add(bytes.len());
+        let n = bytes.len().min(self.end - self.pos);
+        let (start, stop) = (self.pos, self.pos + n);
+        self.out[start..stop].copy_from_slice(&bytes[..n]);
+        self.crc = self.crc.update(&bytes[..n]);
+        self.pos = stop;
     }
 
     fn push_le<T: Copy>(&mut self, values: &[T], le: fn(T) -> [u8; 4]) {
@@ -332,6 +367,7 @@ impl<'a> Encoder<'a> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blob<'a> {
+    dtype: Dtype,
     payload: &'a [u8],
     state: &'a [u8],
     signature: u64,
@@ -342,8 +378,10 @@ pub struct Blob<'a> {
 /// What the caller expects of a blob.
 #[derive(Clone, Copy)]
 struct Expect {
+    dtype: Dtype,
     signature: u64,
-    payload_floats: usize,
+    /// Values of `dtype` (bytes for `I8`).
+    payload_values: usize,
     state_floats: Option<usize>,
 }
 
@@ -379,9 +417,28 @@ impl<'a> Blob<'a> {
         Self::parse_with(
             bytes,
             Some(Expect {
+                dtype: Dtype::F32,
                 signature,
-                payload_floats,
+                payload_values: payload_floats,
                 state_floats,
+            }),
+        )
+    }
+
+    /// Validates `bytes` as the [`I8`](Dtype::I8) blob (an int8 model, never a checkpoint)
+    /// with `signature` and a payload of `payload_bytes` bytes; checks as [`parse`](Self::parse).
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse); an `f32` blob is [`Error::WrongDtype`].
+    pub fn parse_i8(bytes: &'a [u8], signature: u64, payload_bytes: usize) -> Result<Self, Error> {
+        Self::parse_with(
+            bytes,
+            Some(Expect {
+                dtype: Dtype::I8,
+                signature,
+                payload_values: payload_bytes,
+                state_floats: None,
             }),
         )
     }
@@ -414,20 +471,30 @@ impl<'a> Blob<'a> {
                 available: bytes.len(),
             });
         }
-        let code = bytes[OFFSET_DTYPE];
-        if code != Dtype::F32.code() {
-            return Err(match Dtype::from_code(code) {
-                Some(found) => Error::WrongDtype {
-                    expected: Dtype::F32,
+        let wanted = expect.map_or(Dtype::F32, |e| e.dtype);
+        let dtype = match Dtype::from_code(bytes[OFFSET_DTYPE]) {
+            Some(d) if d == wanted || (expect.is_none() && d == Dtype::I8) => d,
+            Some(found) => {
+                return Err(Error::WrongDtype {
+                    expected: wanted,
                     found,
-                },
-                None => Error::UnknownDtype {
+                });
+            }
+            None => {
+                return Err(Error::UnknownDtype {
                     offset: OFFSET_DTYPE,
-                },
-            });
-        }
+                });
+            }
+        };
+        let unit = dtype.bits() / 8;
         let flags = bytes[OFFSET_FLAGS];
-        if flags & !FLAG_CHECKPOINT != 0 {
+        // An int8 model is for inference: it has no optimizer state to checkpoint.
+        let allowed = if dtype == Dtype::I8 {
+            0
+        } else {
+            FLAG_CHECKPOINT
+        };
+        if flags & !allowed != 0 {
             return Err(Error::UnknownFlags { found: flags });
         }
         let checkpoint = flags & FLAG_CHECKPOINT != 0;
@@ -442,14 +509,14 @@ impl<'a> Blob<'a> {
                     found: signature,
                 });
             }
-            let want = e.payload_floats.saturating_mul(4);
+            let want = e.payload_values.saturating_mul(unit);
             if payload_len != want {
                 return Err(Error::PayloadLengthMismatch {
                     expected: want,
                     found: payload_len,
                 });
             }
-        } else if !payload_len.is_multiple_of(4) {
+        } else if !payload_len.is_multiple_of(unit) {
             return Err(Error::MalformedHeader {
                 offset: OFFSET_PAYLOAD_LEN,
             });
@@ -511,6 +578,7 @@ impl<'a> Blob<'a> {
         }
         let (payload, rest) = bytes[HEADER_LEN..end].split_at(payload_len);
         Ok(Self {
+            dtype,
             payload,
             state: rest,
             signature,
@@ -534,9 +602,20 @@ impl<'a> Blob<'a> {
         self.checkpoint.then_some(self.step)
     }
 
-    /// The number of parameters.
+    /// The number of parameters: `f32` values, or bytes of an [`I8`](Dtype::I8) blob.
     pub fn payload_len(&self) -> usize {
-        self.payload.len() / 4
+        self.payload.len() / (self.dtype.bits() / 8)
+    }
+
+    /// The blob's dtype: [`Dtype::F32`] (a model or checkpoint) or [`Dtype::I8`] (an int8
+    /// model).
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// The payload's bytes, as stored (little-endian values).
+    pub fn payload_bytes(&self) -> &'a [u8] {
+        self.payload
     }
 
     /// The number of optimizer-state values (0 unless a checkpoint).

@@ -16,6 +16,8 @@
 //!   [`load_checkpoint`](crate::Trainer::load_checkpoint), [`checkpoint_len`]);
 //! - PyTorch `state_dict`s ([`torch`]): [`load_safetensors`], [`save_safetensors`],
 //!   [`safetensors_len`], with `nn.Sequential`'s key names and `[out, in]` weights.
+//! - int8 models ([`quantized`]): [`save_quantized`], [`load_quantized`], [`quantized_len`],
+//!   dtype [`I8`](Dtype::I8) with every stored constant range-checked.
 
 mod crc32;
 mod dtype;
@@ -23,12 +25,14 @@ mod dtype;
 pub mod container;
 mod model;
 pub mod npy;
+pub mod quantized;
 pub mod safetensors;
 pub mod torch;
 
 pub use crc32::{Crc32, crc32};
 pub use dtype::Dtype;
 pub use model::{checkpoint_len, load_weights, save_weights, weights_len};
+pub use quantized::{QuantizedParams, load_quantized, quantized_len, save_quantized};
 pub use torch::{
     StateDict, load_safetensors, load_safetensors_lenient, load_safetensors_with, safetensors_len,
     save_safetensors, save_safetensors_with,

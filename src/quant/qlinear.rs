@@ -351,6 +351,40 @@ impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> fo
     }
 }
 
+impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
+    /// A layer from the values [`QuantizedParams`](crate::format::QuantizedParams) stores,
+    /// which its reader has range-checked: the requantization constants as stored (not
+    /// recomputed from scales, so a loaded layer is the saved one bit for bit).
+    pub(crate) fn from_stored(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        multiplier: [i32; OUT],
+        shift: [i8; OUT],
+        input: QParams,
+        output: QParams,
+        act_min: i8,
+    ) -> Self {
+        let folded_bias = core::array::from_fn(|o| {
+            let sum = weight[o]
+                .iter()
+                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
+            bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum))
+        });
+        Self {
+            weight,
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min,
+            act_max: 127,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

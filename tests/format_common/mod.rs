@@ -1,5 +1,6 @@
 //! The input mutator shared by the format tests (tests/format_mutation.rs,
-//! tests/format_interop.rs).
+//! tests/format_interop.rs, tests/format_quantized.rs); each uses a subset.
+#![allow(dead_code)]
 
 use constnn::XorShiftRng;
 use constnn::format::safetensors::{TensorSpec, Writer, write_len};
