@@ -62,6 +62,7 @@ fn every_layer_kind_round_trips_bit_for_bit() {
     round_trip::<(Linear<6, 5>, BatchNorm1d<5>, Relu, Linear<5, 3>)>(6);
     round_trip::<((Linear<2, 3>, Relu), (Linear<3, 3>, Relu), Linear<3, 1>)>(7);
     round_trip::<Net>(8);
+    round_trip::<(Linear<4, 8>, Relu, Dropout, Linear<8, 3>)>(9);
 }
 
 #[test]
