@@ -504,3 +504,35 @@ fn weights_formats_do_not_allocate() {
     Npy::parse(V2_NPY).unwrap().read_f32(&mut four).unwrap();
     assert_eq!((fixture_bias, fixture_v2), (bias[0], four[0]));
 }
+
+#[test]
+fn quantizing_and_int8_inference_do_not_allocate() {
+    use constnn::format::{load_quantized, quantized_len, save_quantized};
+    use constnn::quant::{Calibration, QuantizedOf};
+
+    type Mlp = (Linear<16, 8>, Relu, Linear<8, 4>);
+    let mut model = Mlp::ZERO;
+    model.init(&mut XorShiftRng::seed_from_u64(5));
+    let x: Batch<6, 16> = rand_batch(&mut XorShiftRng::seed_from_u64(6), -1.0, 1.0);
+
+    let ((classes, reloaded_same), calls) = count_heap_calls(|| {
+        // What a device that fine-tuned itself does: calibrate, re-quantize, classify, store.
+        let mut calibration = Calibration::<Mlp>::new();
+        calibration.observe(&model, black_box(&x));
+        let q: QuantizedOf<Mlp> = calibration.quantize(&model).expect("calibrated");
+        let classes = q.classify(&q.quantize_input(&x));
+        let mut flash = [0u8; quantized_len::<QuantizedOf<Mlp>>()];
+        save_quantized(&q, &mut flash).expect("exact buffer");
+        let mut back = q;
+        back.input.scale *= 2.0;
+        load_quantized(&mut back, &flash).expect("valid blob");
+        (classes, back == q)
+    });
+    assert_eq!(calls, 0, "quantization used the heap {calls} times");
+    assert!(reloaded_same);
+    // The same classes as the model quantized outside the armed region.
+    let mut calibration = Calibration::<Mlp>::new();
+    calibration.observe(&model, &x);
+    let q = calibration.quantize(&model).unwrap();
+    assert_eq!(classes, q.classify(&q.quantize_input(&x)));
+}
