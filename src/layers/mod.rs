@@ -2,6 +2,7 @@
 //! [`Backward`](crate::Backward), one file each.
 
 mod batch_norm;
+mod borrowed;
 mod dropout;
 mod frozen;
 mod leaky_relu;
