@@ -190,8 +190,8 @@ fn two_boots<const B: usize>(board: &str, config: &Config) {
         head_fnv: finetune_run::head_fnv(&boot2.head),
     };
     println!(
-        "host finetune-{board}: before correct={} new_correct={} checkpoint_crc={crc:#010x}",
-        before.correct, before.new_correct
+        "host finetune-{board}: before correct={} new_correct={} steps={} checkpoint_crc={crc:#010x}",
+        before.correct, before.new_correct, config.stop_step
     );
     println!(
         "host finetune-{board}: after correct={} new_correct={} loss_bits={:#010x} head_fnv={:#010x}",

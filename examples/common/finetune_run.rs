@@ -273,15 +273,18 @@ where
 {
     let per_epoch = steps_per_epoch::<B>();
     let mut last = None;
-    // The epoch and step within it where the trainer stands, without a 64-bit division.
-    let mut epoch = 0u16;
+    // The steps already taken are skipped epoch by epoch, then batch by batch: no 64-bit
+    // division (a Cortex-M0 has no divide instruction).
     let mut skip = trainer.steps();
-    while skip >= per_epoch {
-        skip -= per_epoch;
-        epoch += 1;
-    }
-    while epoch < config.epochs && trainer.steps() < until {
-        epoch_order(order, config.seed, u64::from(epoch));
+    for epoch in 1..=config.epochs {
+        if skip >= per_epoch {
+            skip -= per_epoch;
+            continue;
+        }
+        if trainer.steps() >= until {
+            break;
+        }
+        epoch_order(order, config.seed, u64::from(epoch - 1));
         let whole = skip == 0;
         let mut loss_sum = 0.0f32;
         let mut steps = 0u16;
@@ -302,7 +305,6 @@ where
             loss_sum += step(head, trainer, &labels)?;
             steps += 1;
         }
-        epoch += 1;
         if whole {
             let loss = loss_sum / f32::from(steps);
             last = Some(loss);
