@@ -54,6 +54,14 @@
 //! layers are read in the order they are written, which is the order of the tuple, so the
 //! values cannot be assigned to the wrong layer.
 //!
+//! Why not a `Frozen<&'static L>` layer inside a trainable model: training a model calls
+//! [`Backward::forward_train`](crate::Backward::forward_train) with `&mut self` on every layer
+//! (batch norm and dropout update state there) and loading one writes every stored value
+//! through [`Params::visit_mut`], neither of which a shared reference into flash allows. The
+//! borrowed body is therefore an inference-only layer (`&L: Module`), and a head is trained on
+//! its outputs; `examples/cortex-m`'s host test checks that this gives the bits of training
+//! `(Frozen<Body>, Head)` on the images.
+//!
 //! # At run time
 //!
 //! Every function here is an ordinary function too. For a blob found in flash at run time (a
