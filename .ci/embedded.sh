@@ -13,7 +13,10 @@
 #      each must exit 0 (PASS), reach test accuracy >= 0.95 and print the host's exact bits;
 #   5. prints flash and RAM sizes, checks the Cortex-M4F firmware's code (flash text without the
 #      data set) is at most 8000 bytes, and that the M0's static RAM plus its worst-case stack
-#      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB.
+#      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB;
+#   6. the fine-tuning firmware (src/bin/finetune.rs) on both boards: boot 1, its checkpoint
+#      (CRC-32 = the host's), boot 2 from the checkpoint in flash, a corrupted checkpoint
+#      refused, each line the host's (tests/finetune_run.rs); the M0's RAM + stack <= 16 KiB.
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -160,5 +163,90 @@ m0_fits() {
   [ $((ram + stack)) -le 16384 ]
 }
 step "Cortex-M0: static RAM + worst-case stack <= 16 KiB" m0_fits
+
+# The fine-tuning firmware (examples/cortex-m/src/bin/finetune.rs) on both boards, both boots:
+# boot 1 fine-tunes from the pretrained model in flash and prints its checkpoint in hex; the
+# checkpoint must have the CRC-32 the host's (tests/finetune_run.rs) has; boot 2 gets it in
+# its flash sector (QEMU -device loader) and finishes. Each boot's last line must be the host's
+# line plus " PASS"; a corrupted checkpoint must be refused (exit status 1).
+finetune_host_bits() {
+  cargo test -q --test finetune_run -- --nocapture --test-threads 1 >/tmp/constnn-host-ft.txt 2>&1 ||
+    { cat /tmp/constnn-host-ft.txt; return 1; }
+  grep -o 'host finetune-[a-z0-9-]*: .*' /tmp/constnn-host-ft.txt
+}
+step "host run of the fine-tuning (tests/finetune_run.rs)" finetune_host_bits
+
+finetune_boot() { # <machine> <elf> <out> [qemu args...]: runs one boot, prints its output
+  local machine=$1 elf=$2 out=$3 rc=0
+  shift 3
+  timeout 300 qemu-system-arm -machine "$machine" -nographic \
+    -semihosting-config enable=on,target=native "$@" -kernel "$elf" >"$out" || rc=$?
+  grep -v '^ckpt ' "$out"
+  echo "(QEMU: exit status $rc)"
+  return "$rc"
+}
+
+finetune_expect() { # <out> <machine> <before|after>: the last line is the host's + " PASS"
+  local line want
+  line=$(tail -n 1 "$1")
+  want=$(sed -n "s/.*host finetune-$2: \($3 .*\)/\1/p" /tmp/constnn-host-ft.txt)
+  [ -n "$want" ] || { echo "the host test printed no $3 line for $2"; return 1; }
+  [ "$line" = "$want PASS" ] || { echo "device '$line', host '$want'"; return 1; }
+  echo "same bits as the host: $want"
+}
+
+finetune_firmware() { # <target> <machine> <checkpoint sector address>
+  local target=$1 machine=$2 sector=$3 dir=/tmp/constnn-ft-$2
+  local elf=$fw/target/$target/release/finetune
+  mkdir -p "$dir"
+  (cd "$fw" && cargo build -q --release --bin finetune --target "$target") || return 1
+  finetune_boot "$machine" "$elf" "$dir/boot1.txt" || return 1
+  finetune_expect "$dir/boot1.txt" "$machine" before || return 1
+  python3 -c 'import sys; open(sys.argv[2], "wb").write(bytes.fromhex("".join(
+    l[5:].strip() for l in open(sys.argv[1]) if l.startswith("ckpt "))))' \
+    "$dir/boot1.txt" "$dir/ckpt.bin" || return 1
+  python3 - "$dir/ckpt.bin" "$(sed -n "s/.*host finetune-$machine: .*checkpoint_crc=\(0x[0-9a-f]*\).*/\1/p" \
+    /tmp/constnn-host-ft.txt)" <<'PY' || return 1
+import sys, zlib
+data, want = open(sys.argv[1], "rb").read(), int(sys.argv[2], 16)
+crc = zlib.crc32(data[:-4])
+print(f"checkpoint: {len(data)} bytes, zlib.crc32 {crc:#010x}, host {want:#010x}")
+sys.exit(0 if len(data) == 2676 and crc == want == int.from_bytes(data[-4:], "little") else 1)
+PY
+  finetune_boot "$machine" "$elf" "$dir/boot2.txt" -device "loader,file=$dir/ckpt.bin,addr=$sector" ||
+    return 1
+  finetune_expect "$dir/boot2.txt" "$machine" after || return 1
+  # One flipped byte in the payload: boot 2 must refuse the checkpoint.
+  python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[100] ^= 1; open(sys.argv[2], "wb").write(b)' \
+    "$dir/ckpt.bin" "$dir/bad.bin" || return 1
+  if finetune_boot "$machine" "$elf" "$dir/bad.txt" -device "loader,file=$dir/bad.bin,addr=$sector"; then
+    echo "a corrupted checkpoint was accepted"
+    return 1
+  fi
+  grep -q 'checkpoint in flash is invalid: checksum mismatch FAIL' "$dir/bad.txt" || return 1
+}
+step "fine-tuning, Cortex-M4F (mps2-an386): boot 1, checkpoint, boot 2" \
+  finetune_firmware thumbv7em-none-eabihf mps2-an386 0x3ff000
+step "fine-tuning, Cortex-M0 (microbit): boot 1, checkpoint, boot 2" \
+  finetune_firmware thumbv6m-none-eabi microbit 0x3f000
+
+finetune_m0_fits() {
+  local target=thumbv6m-none-eabi dir=/tmp/constnn-stack
+  (cd "$fw" && RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=$dir \
+    cargo +nightly build -q --release --bin finetune --target "$target" -Z build-std=core) || return 1
+  local report stack ram elf=$fw/target/$target/release/finetune
+  report=$(python3 "$fw/stack.py" "$dir/$target/release/finetune") || return 1
+  echo "$report" | tail -n 4
+  echo "$report" | tail -n 1 | grep -q 'max = ' || { echo "the stack bound is not exact"; return 1; }
+  stack=$(echo "$report" | tail -n 1 | sed 's/.*max = //')
+  "$bin/llvm-size" "$elf" || return 1
+  ram=$("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $2 + $3 }') || return 1
+  echo "micro:bit RAM (fine-tuning): static $ram + worst-case stack $stack = $((ram + stack)) of 16384 bytes"
+  [ $((ram + stack)) -le 16384 ] || return 1
+  # The pretrained model is in flash (.rodata), not copied to RAM.
+  "$bin/llvm-nm" -C --print-size "$elf" | grep -E ' r finetune::PRETRAINED' ||
+    { echo "PRETRAINED is not a read-only (flash) symbol"; return 1; }
+}
+step "fine-tuning, Cortex-M0: static RAM + worst-case stack <= 16 KiB, model in flash" finetune_m0_fits
 
 echo "embedded: $passed passed, $failed failed"

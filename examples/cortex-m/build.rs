@@ -12,6 +12,11 @@
 //!   host example and tests use, and writes the training and test splits as raw `u8` files
 //!   (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and `test_*.bin`
 //!   likewise for the 450 test rows), which `src/main.rs` includes with `include_bytes!`.
+//! - For the fine-tuning binary (`src/bin/finetune.rs`) only: `$OUT_DIR/checkpoint.x`, a
+//!   linker script fragment defining the symbol `__checkpoint` at the board's last 4 KiB of
+//!   flash (the sector a checkpoint is "written" to; see [`CHECKPOINT_SECTORS`]), and checking
+//!   that the image ends below it. A symbol, not a section: the ELF then has no segment there,
+//!   so QEMU's `-device loader` can fill the sector for the second boot.
 
 #[path = "../common/digits_data.rs"]
 mod digits_data;
@@ -24,6 +29,10 @@ const BOARDS: [(&str, &str); 2] = [
     ("thumbv7em-none-eabihf", "mps2-an386"),
     ("thumbv6m-none-eabi", "microbit"),
 ];
+
+/// The fine-tuning firmware's checkpoint sector: the last 4 KiB of each board's flash.
+const CHECKPOINT_SECTORS: [(&str, u32); 2] =
+    [("mps2-an386", 0x003F_F000), ("microbit", 0x0003_F000)];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -46,6 +55,20 @@ fn main() {
         b"/* No interrupt handlers to alias: see __INTERRUPTS in src/main.rs. */\n",
     );
     println!("cargo::rustc-link-search={}", out.display());
+    let &(_, sector) = CHECKPOINT_SECTORS
+        .iter()
+        .find(|(b, _)| *b == board)
+        .expect("sector");
+    let script = format!(
+        "/* The fine-tuning firmware's checkpoint sector (build.rs): a symbol, no section, so\n   \
+         the ELF leaves the sector to QEMU's -device loader. */\n\
+         __checkpoint = {sector:#010x};\n\
+         ASSERT(LOADADDR(.data) + SIZEOF(.data) <= __checkpoint, \"the firmware reaches into its \
+         checkpoint sector\");\n"
+    );
+    write(&out.join("checkpoint.x"), script.as_bytes());
+    println!("cargo::rustc-link-arg-bin=finetune=-Tcheckpoint.x");
+    println!("cargo::rustc-env=CHECKPOINT_SECTOR={sector:#x}");
     println!("cargo::rerun-if-changed={}", memory.display());
 
     let data = manifest.join("../../data");

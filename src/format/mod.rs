@@ -10,6 +10,9 @@
 //!   parameters, an optional optimizer state and step count, CRC-32);
 //! - [`safetensors`]: a strict reader (JSON header fully validated) and a writer;
 //! - [`npy`]: a reader (format versions 1.0, 2.0, 3.0) and a writer (1.0, `'<f4'`);
+//! - [`const_load`]: a model built from a blob at compile time ([`const_model!`](crate::const_model)),
+//!   rejected at compile time when invalid, kept in flash; [`ConstWeights`] also checks a blob
+//!   found at run time without copying it;
 //! - [`Crc32`]: the checksum, usable in `const` contexts;
 //! - whole models: [`save_weights`], [`load_weights`], [`weights_len`], and checkpoints of a
 //!   trainer ([`Trainer::save_checkpoint`](crate::Trainer::save_checkpoint),
@@ -22,6 +25,7 @@
 mod crc32;
 mod dtype;
 
+pub mod const_load;
 pub mod container;
 mod model;
 pub mod npy;
@@ -29,6 +33,7 @@ pub mod quantized;
 pub mod safetensors;
 pub mod torch;
 
+pub use const_load::ConstWeights;
 pub use crc32::{Crc32, crc32};
 pub use dtype::Dtype;
 pub use model::{checkpoint_len, load_weights, save_weights, weights_len};

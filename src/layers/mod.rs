@@ -53,6 +53,7 @@ macro_rules! stateless_params {
 pub(crate) use {no_trainable_params, stateless_params};
 
 mod batch_norm;
+mod borrowed;
 mod dropout;
 mod frozen;
 mod leaky_relu;
