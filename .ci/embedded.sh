@@ -134,7 +134,7 @@ sizes() {
     arrays=$("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
 import re, sys
 print(sum(int(l.split()[1], 16) for l in sys.stdin
-          if re.search(r" constnn_cortex_m::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))') || return 1
+          if re.search(r" constnn_[a-z_]+::digits_firmware::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))') || return 1
     "$bin/llvm-size" "$elf" | tail -n 1 | awk -v a="$arrays" -v t="$target" \
       '{ printf "%s: flash text %d = data set %d + code %d; static RAM (data+bss) %d\n", t, $1, a, $1 - a, $2 + $3 }'
     code=$(( $("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $1 }') - arrays ))
