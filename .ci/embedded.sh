@@ -13,7 +13,10 @@
 #      each must exit 0 (PASS), reach test accuracy >= 0.95 and print the host's exact bits;
 #   5. prints flash and RAM sizes, checks the Cortex-M4F firmware's code (flash text without the
 #      data set) is at most 8000 bytes, and that the M0's static RAM plus its worst-case stack
-#      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB.
+#      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB;
+#   6. RISC-V (examples/riscv): installs qemu-system-riscv and the riscv32imac/riscv32imc
+#      targets, checks the crate with fmt and clippy, and trains under QEMU virt on both; each
+#      must exit 0 (PASS) and print the host's bits of the Cortex-M0's run, which it repeats.
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +43,8 @@ step() { # <name> <command...>
   fi
 }
 
-install_qemu() {
-  command -v qemu-system-arm >/dev/null && return 0
-  # bookworm's own qemu-system-arm (7.2) conflicts with the image's qemu-utils from backports.
+# bookworm's own QEMU (7.2) conflicts with the image's qemu-utils from backports.
+backports() {
   local sources=/etc/apt/sources.list.d/bookworm-backports.sources
   if ! grep -qs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/*; then
     cat >"$sources" <<'EOF'
@@ -54,6 +56,11 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   fi
   apt-get update -qq
+}
+
+install_qemu() {
+  command -v qemu-system-arm >/dev/null && return 0
+  backports || return 1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -t bookworm-backports qemu-system-arm >/dev/null
   qemu-system-arm --version | head -n 1
@@ -160,5 +167,56 @@ m0_fits() {
   [ $((ram + stack)) -le 16384 ]
 }
 step "Cortex-M0: static RAM + worst-case stack <= 16 KiB" m0_fits
+
+# --- RISC-V: examples/riscv on QEMU virt (RV32IMAC, and RV32IMC, the ESP32-C3's ISA) ---
+rv=$root/examples/riscv
+rv_targets=(riscv32imac-unknown-none-elf riscv32imc-unknown-none-elf)
+
+install_qemu_riscv() {
+  command -v qemu-system-riscv32 >/dev/null && return 0
+  backports || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-system-riscv >/dev/null
+  qemu-system-riscv32 --version | head -n 1
+}
+step "install qemu-system-riscv" install_qemu_riscv
+step "install the RISC-V targets" rustup target add "${rv_targets[@]}"
+
+riscv_lint() {
+  (cd "$rv" && cargo fmt --check) || return 1
+  local target
+  for target in "${rv_targets[@]}"; do
+    (cd "$rv" && cargo clippy -q --release --target "$target" -- -D warnings) || return 1
+  done
+}
+step "RISC-V firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" riscv_lint
+
+# Builds and runs the RISC-V firmware, then compares its last line with the host's line for the
+# micro:bit: the RISC-V firmware runs the same configuration (digits_run::m0).
+riscv_firmware() { # <target>
+  local target=$1 out=/tmp/constnn-fw-$1.txt elf
+  elf=$rv/target/$target/release/constnn-riscv
+  (cd "$rv" && cargo build -q --release --target "$target") || return 1
+  local t0=$SECONDS rc=0
+  timeout 120 qemu-system-riscv32 -machine virt -bios none -nographic \
+    -semihosting-config enable=on,target=native -kernel "$elf" >"$out" || rc=$?
+  cat "$out"
+  echo "(QEMU: exit status $rc, $((SECONDS - t0)) s)"
+  [ "$rc" = 0 ] || { echo "the firmware failed (exit status $rc)"; return 1; }
+  local line want
+  line=$(tail -n 1 "$out")
+  case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
+  want=$(sed -n "s/.*host microbit: //p" /tmp/constnn-host.txt)
+  [ -n "$want" ] || { echo "the host test printed no line for the Cortex-M0's run"; return 1; }
+  case "$line" in
+    *"$want PASS") echo "same bits as the host: $want" ;;
+    *) echo "bits differ: device '$line', host '$want'"; return 1 ;;
+  esac
+  "$bin/llvm-size" -A "$elf" | awk -v t="$target" '
+    $1 ~ /^\.(text|init|rodata)/ { f += $2 } $1 == ".data" || $1 == ".bss" { r += $2 }
+    END { printf "%s: flash %d (the data set 116805 of it), static RAM (data+bss) %d\n", t, f, r }'
+}
+step "RISC-V RV32IMAC (QEMU virt), batch 4" riscv_firmware riscv32imac-unknown-none-elf
+step "RISC-V RV32IMC (QEMU virt, the ESP32-C3's ISA), batch 4" riscv_firmware riscv32imc-unknown-none-elf
 
 echo "embedded: $passed passed, $failed failed"
