@@ -119,6 +119,82 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         })
     }
 
+    /// A layer from its stored parts, requantization constants included: the inverse of the
+    /// accessors ([`weight`](Self::weight), [`bias`](Self::bias),
+    /// [`multiplier`](Self::multiplier), [`shift`](Self::shift), [`input`](Self::input),
+    /// [`output`](Self::output), and whether [`activation_range`](Self::activation_range)
+    /// starts at the output zero point).
+    ///
+    /// A `const fn` with no float arithmetic: a model stored as bytes becomes a `static` layer
+    /// at compile time (`static L: QLinear<…> = match QLinear::from_parts(…) { … }`), in flash
+    /// with no code to build it, which is how a firmware that only runs inference embeds its
+    /// model. The input zero point is folded into the bias here, as in
+    /// [`from_quantized`](Self::from_quantized).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScaleOutOfRange`] if a scale is not finite and positive, a multiplier is
+    /// neither 0 nor in `[2^30, 2^31)`, or a shift is outside `−31..=30` (what
+    /// [`quantize_multiplier`] can return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use constnn::quant::{QLinear, QParams};
+    ///
+    /// let input = QParams { scale: 0.5, zero_point: 3 };
+    /// let output = QParams { scale: 1.0, zero_point: -10 };
+    /// let q = QLinear::<2, 1>::from_quantized([[1, 2]], [4], &[1.0], input, output, true)?;
+    /// let r = QLinear::from_parts(
+    ///     *q.weight(), q.bias(), *q.multiplier(), *q.shift(), q.input(), q.output(), true,
+    /// )?;
+    /// assert_eq!(r, q);
+    /// # Ok::<(), constnn::Error>(())
+    /// ```
+    pub const fn from_parts(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        multiplier: [i32; OUT],
+        shift: [i8; OUT],
+        input: QParams,
+        output: QParams,
+        relu: bool,
+    ) -> Result<Self, Error> {
+        let (a, b) = (input.scale, output.scale);
+        if !(a.is_finite() && a > 0.0 && b.is_finite() && b > 0.0) {
+            return Err(Error::ScaleOutOfRange);
+        }
+        let mut folded_bias = [0; OUT];
+        let z = input.zero_point as i32;
+        let mut o = 0;
+        while o < OUT {
+            if !(multiplier[o] == 0 || multiplier[o] >= 1 << 30) || shift[o] < -31 || shift[o] > 30
+            {
+                return Err(Error::ScaleOutOfRange);
+            }
+            let mut sum = 0i32;
+            let mut i = 0;
+            while i < IN {
+                sum = sum.wrapping_add(weight[o][i] as i32);
+                i += 1;
+            }
+            folded_bias[o] = bias[o].wrapping_sub(z.wrapping_mul(sum));
+            o += 1;
+        }
+        Ok(Self {
+            weight,
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min: if relu { output.zero_point } else { -128 },
+            act_max: 127,
+        })
+    }
+
     /// The int8 weights, `weight()[o][i]` (one row per output).
     pub fn weight(&self) -> &[[i8; IN]; OUT] {
         &self.weight
