@@ -119,6 +119,82 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         })
     }
 
+    /// A layer from its stored parts, requantization constants included: the inverse of the
+    /// accessors ([`weight`](Self::weight), [`bias`](Self::bias),
+    /// [`multiplier`](Self::multiplier), [`shift`](Self::shift), [`input`](Self::input),
+    /// [`output`](Self::output), and whether [`activation_range`](Self::activation_range)
+    /// starts at the output zero point).
+    ///
+    /// A `const fn` with no float arithmetic: a model stored as bytes becomes a `static` layer
+    /// at compile time (`static L: QLinear<…> = match QLinear::from_parts(…) { … }`), in flash
+    /// with no code to build it, which is how a firmware that only runs inference embeds its
+    /// model. The input zero point is folded into the bias here, as in
+    /// [`from_quantized`](Self::from_quantized).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScaleOutOfRange`] if a scale is not finite and positive, a multiplier is
+    /// neither 0 nor in `[2^30, 2^31)`, or a shift is outside `−31..=30` (what
+    /// [`quantize_multiplier`] can return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use constnn::quant::{QLinear, QParams};
+    ///
+    /// let input = QParams { scale: 0.5, zero_point: 3 };
+    /// let output = QParams { scale: 1.0, zero_point: -10 };
+    /// let q = QLinear::<2, 1>::from_quantized([[1, 2]], [4], &[1.0], input, output, true)?;
+    /// let r = QLinear::from_parts(
+    ///     *q.weight(), q.bias(), *q.multiplier(), *q.shift(), q.input(), q.output(), true,
+    /// )?;
+    /// assert_eq!(r, q);
+    /// # Ok::<(), constnn::Error>(())
+    /// ```
+    pub const fn from_parts(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        multiplier: [i32; OUT],
+        shift: [i8; OUT],
+        input: QParams,
+        output: QParams,
+        relu: bool,
+    ) -> Result<Self, Error> {
+        let (a, b) = (input.scale, output.scale);
+        if !(a.is_finite() && a > 0.0 && b.is_finite() && b > 0.0) {
+            return Err(Error::ScaleOutOfRange);
+        }
+        let mut folded_bias = [0; OUT];
+        let z = input.zero_point as i32;
+        let mut o = 0;
+        while o < OUT {
+            if !(multiplier[o] == 0 || multiplier[o] >= 1 << 30) || shift[o] < -31 || shift[o] > 30
+            {
+                return Err(Error::ScaleOutOfRange);
+            }
+            let mut sum = 0i32;
+            let mut i = 0;
+            while i < IN {
+                sum = sum.wrapping_add(weight[o][i] as i32);
+                i += 1;
+            }
+            folded_bias[o] = bias[o].wrapping_sub(z.wrapping_mul(sum));
+            o += 1;
+        }
+        Ok(Self {
+            weight,
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min: if relu { output.zero_point } else { -128 },
+            act_max: 127,
+        })
+    }
+
     /// The int8 weights, `weight()[o][i]` (one row per output).
     pub fn weight(&self) -> &[[i8; IN]; OUT] {
         &self.weight
@@ -188,20 +264,49 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         }
     }
 
-    /// The plain kernel (one [`dot`] per output) and the output stage fused, output by
-    /// output: no accumulator array, so on the Cortex-M0 the output stage's values stay in
-    /// registers.
+    /// The plain kernel and the output stage fused, output by output: no accumulator array,
+    /// so on the Cortex-M0 the output stage's values stay in registers. Two rows per pass
+    /// ([`dot2`]) on the Cortex-M0, one ([`dot`]) elsewhere.
     #[inline(always)]
     fn forward_row_plain(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        if TWO_ROWS {
+            self.forward_row_pairs(x, y);
+        } else {
+            self.forward_row_single(x, y);
+        }
+    }
+
+    /// The output stage of output `o`.
+    #[inline(always)]
+    fn output_stage(&self, o: usize, acc: i32) -> i8 {
         let z = i32::from(self.output_zero_point);
         let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
-        let params = self
-            .folded_bias
-            .iter()
-            .zip(&self.multiplier)
-            .zip(&self.shift);
-        for ((row, ((&b, &m), &s)), yo) in self.weight.iter().zip(params).zip(y) {
-            *yo = requantize(dot(x, row, b), m, i32::from(s), z, lo, hi);
+        requantize(acc, self.multiplier[o], i32::from(self.shift[o]), z, lo, hi)
+    }
+
+    /// One [`dot`] per output.
+    #[inline(always)]
+    fn forward_row_single(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        for (o, ((row, &b), yo)) in self.weight.iter().zip(&self.folded_bias).zip(y).enumerate() {
+            *yo = self.output_stage(o, dot(x, row, b));
+        }
+    }
+
+    /// One [`dot2`] per two outputs, and a [`dot`] for an odd last one.
+    #[inline(always)]
+    fn forward_row_pairs(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        let (pairs, rest) = self.weight.as_chunks::<2>();
+        let (ys, y_rest) = y.as_chunks_mut::<2>();
+        let (bs, b_rest) = self.folded_bias.as_chunks::<2>();
+        for (o, (([r0, r1], [b0, b1]), yo)) in pairs.iter().zip(bs).zip(ys).enumerate() {
+            let (a0, a1) = dot2(x, r0, r1, *b0, *b1);
+            *yo = [
+                self.output_stage(2 * o, a0),
+                self.output_stage(2 * o + 1, a1),
+            ];
+        }
+        for ((row, &b), yo) in rest.iter().zip(b_rest).zip(y_rest) {
+            *yo = self.output_stage(OUT - 1, dot(x, row, b));
         }
     }
 
@@ -238,6 +343,32 @@ fn dot<const IN: usize>(x: &[i8; IN], w: &[i8; IN], b: i32) -> i32 {
     x.iter().zip(w).fold(b, |a, (&xi, &wi)| {
         a.wrapping_add(i32::from(xi) * i32::from(wi))
     })
+}
+
+/// Whether the plain kernel takes two output rows per pass over the input ([`dot2`]): the
+/// Cortex-M0 (ARMv6-M, the Arm target without 32-bit compare-and-swap; see
+/// [`requantize`]'s selection below).
+const TWO_ROWS: bool = cfg!(all(target_arch = "arm", not(target_has_atomic = "32")));
+
+/// `(a + Σ_i x[i]·w0[i], b + Σ_i x[i]·w1[i])`: two outputs per pass, each input loaded once
+/// for both. On the Cortex-M0 that is 11 instructions per two products (`ldrsb` of the input
+/// and of both weights, two `muls` and `adds`, the loop test) against 7 per product for
+/// [`dot`]: Thumb-1's `ldrsb` takes only a register offset, so the loop counter and its test
+/// are what one product costs beyond its load, multiply and add, and two rows share them.
+/// Its own function there, as [`dot`].
+#[cfg_attr(all(target_arch = "arm", not(target_has_atomic = "32")), inline(never))]
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
+    inline(always)
+)]
+fn dot2<const IN: usize>(x: &[i8; IN], w0: &[i8; IN], w1: &[i8; IN], a: i32, b: i32) -> (i32, i32) {
+    let (mut a, mut b) = (a, b);
+    for ((&xi, &p), &q) in x.iter().zip(w0).zip(w1) {
+        let xi = i32::from(xi);
+        a = a.wrapping_add(xi * i32::from(p));
+        b = b.wrapping_add(xi * i32::from(q));
+    }
+    (a, b)
 }
 
 /// One row at a time, a plain reduction per output (fused with the output stage in
@@ -393,6 +524,14 @@ mod tests {
         }
         check::<64, 32>(&mut next);
         check::<32, 10>(&mut next);
+        // The two-row dot product against two single ones.
+        let x: [i8; 33] = core::array::from_fn(|_| next() as i8);
+        let w: [[i8; 33]; 2] = core::array::from_fn(|_| core::array::from_fn(|_| next() as i8));
+        let (a, b) = (next() as i32, next() as i32);
+        assert_eq!(
+            dot2(&x, &w[0], &w[1], a, b),
+            (dot(&x, &w[0], a), dot(&x, &w[1], b))
+        );
         check::<7, 5>(&mut next);
         check::<3, 4>(&mut next);
         check::<1, 1>(&mut next);
@@ -435,6 +574,10 @@ mod tests {
                 // Both kernels, whichever this target uses.
                 let mut y = [0; 5];
                 q.forward_row_plain(&x, &mut y);
+                assert_eq!(y, want);
+                q.forward_row_single(&x, &mut y);
+                assert_eq!(y, want);
+                q.forward_row_pairs(&x, &mut y);
                 assert_eq!(y, want);
                 q.requantize(&accumulate_blocked(&q.weight, &q.folded_bias, &x), &mut y);
                 assert_eq!(y, want);
