@@ -15,8 +15,9 @@
 #      data set) is at most 8000 bytes, and that the M0's static RAM plus its worst-case stack
 #      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB;
 #   6. RISC-V (examples/riscv): installs qemu-system-riscv and the riscv32imac/riscv32imc
-#      targets, checks the crate with fmt and clippy, and trains under QEMU virt on both; each
-#      must exit 0 (PASS) and print the host's bits of the Cortex-M0's run, which it repeats.
+#      targets, checks the crate with fmt and clippy, and on QEMU virt, for both targets, trains
+#      (the Cortex-M0's run: its bits) and runs the int8 inference (tests/int8_on_device_run.rs's
+#      values); each must exit 0 (PASS) and print the host's values.
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -191,12 +192,21 @@ riscv_lint() {
 }
 step "RISC-V firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" riscv_lint
 
-# Builds and runs the RISC-V firmware, then compares its last line with the host's line for the
-# micro:bit: the RISC-V firmware runs the same configuration (digits_run::m0).
-riscv_firmware() { # <target>
-  local target=$1 out=/tmp/constnn-fw-$1.txt elf
-  elf=$rv/target/$target/release/constnn-riscv
-  (cd "$rv" && cargo build -q --release --target "$target") || return 1
+# The int8 firmware's host line (tests/int8_on_device_run.rs pins int8_run::EXPECT).
+host_bits_int8() {
+  cargo test -q --test int8_on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-host-int8.txt 2>&1 ||
+    { cat /tmp/constnn-host-int8.txt; return 1; }
+  grep -o 'host int8: .*' /tmp/constnn-host-int8.txt
+}
+step "host run of the int8 firmware's inference (tests/int8_on_device_run.rs)" host_bits_int8
+
+# Builds and runs a RISC-V binary, then compares its last line with the host's line <host>:
+# `host microbit:` for the training firmware (it runs the Cortex-M0's configuration,
+# digits_run::m0), `host int8:` for the int8 one.
+riscv_firmware() { # <target> <binary> <host> <host output file>
+  local target=$1 binary=$2 host=$3 hostfile=$4 out=/tmp/constnn-fw-$1-$2.txt elf
+  elf=$rv/target/$target/release/$binary
+  (cd "$rv" && cargo build -q --release --target "$target" --bin "$binary") || return 1
   local t0=$SECONDS rc=0
   timeout 120 qemu-system-riscv32 -machine virt -bios none -nographic \
     -semihosting-config enable=on,target=native -kernel "$elf" >"$out" || rc=$?
@@ -206,17 +216,21 @@ riscv_firmware() { # <target>
   local line want
   line=$(tail -n 1 "$out")
   case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
-  want=$(sed -n "s/.*host microbit: //p" /tmp/constnn-host.txt)
-  [ -n "$want" ] || { echo "the host test printed no line for the Cortex-M0's run"; return 1; }
+  want=$(sed -n "s/.*host $host: //p" "$hostfile")
+  [ -n "$want" ] || { echo "the host test printed no line 'host $host:'"; return 1; }
   case "$line" in
     *"$want PASS") echo "same bits as the host: $want" ;;
     *) echo "bits differ: device '$line', host '$want'"; return 1 ;;
   esac
-  "$bin/llvm-size" -A "$elf" | awk -v t="$target" '
+  "$bin/llvm-size" -A "$elf" | awk -v t="$target $binary" '
     $1 ~ /^\.(text|init|rodata)/ { f += $2 } $1 == ".data" || $1 == ".bss" { r += $2 }
-    END { printf "%s: flash %d (the data set 116805 of it), static RAM (data+bss) %d\n", t, f, r }'
+    END { printf "%s: flash %d (data set included), static RAM (data+bss) %d\n", t, f, r }'
 }
-step "RISC-V RV32IMAC (QEMU virt), batch 4" riscv_firmware riscv32imac-unknown-none-elf
-step "RISC-V RV32IMC (QEMU virt, the ESP32-C3's ISA), batch 4" riscv_firmware riscv32imc-unknown-none-elf
+for target in "${rv_targets[@]}"; do
+  step "RISC-V $target (QEMU virt): training, batch 4" \
+    riscv_firmware "$target" constnn-riscv microbit /tmp/constnn-host.txt
+  step "RISC-V $target (QEMU virt): int8 inference" \
+    riscv_firmware "$target" int8 int8 /tmp/constnn-host-int8.txt
+done
 
 echo "embedded: $passed passed, $failed failed"

@@ -17,6 +17,10 @@ use core::hint::black_box;
 
 use constnn::Error;
 
+#[path = "markers.rs"]
+#[macro_use]
+mod markers;
+
 use crate::digits_run::{
     self, DigitsTrainer, Mlp, Outcome, PIXELS, Run, Split, TEST_ROWS, TRAIN_ROWS, Workspace,
 };
@@ -169,21 +173,6 @@ fn error_name(e: Error) -> &'static str {
         Error::LabelOutOfRange { .. } => "label out of range",
         _ => "error",
     }
-}
-
-/// Defines marker functions: empty to the program, but with fixed symbol names whose addresses
-/// the instruction counter (`qemu-icount`, start=…,end=…) is given. Each passes a different
-/// constant to `black_box`, so no two have the same code and the linker cannot merge them.
-macro_rules! markers {
-    ($($(#[$doc:meta])* $name:ident = $id:literal;)*) => {$(
-        $(#[$doc])*
-        #[allow(unsafe_code)] // `no_mangle` only: a stable symbol name for the counter
-        #[unsafe(no_mangle)]
-        #[inline(never)]
-        fn $name() {
-            black_box($id);
-        }
-    )*};
 }
 
 markers! {

@@ -8,7 +8,7 @@
 //!
 //! Both are soft-float cores, so the run is the Cortex-M0's (`digits_run::m0`: batch 4, 6
 //! epochs) and must end with the Cortex-M0's bits, which the host test `tests/on_device_run.rs`
-//! pins. Everything but the entry point, the output stream, exit and the fault handlers is
+//! pins. Everything but the entry point and `board.rs` (output stream, exit, fault handlers) is
 //! shared with the Cortex-M firmware: the run in `examples/common/digits_run.rs`, its output and
 //! markers in `examples/common/digits_firmware.rs`, the line printer in
 //! `examples/common/line.rs`.
@@ -24,6 +24,7 @@
 // the workspace is a `static mut` taken once; each is allowed where it stands.
 #![deny(unsafe_code)]
 
+mod board;
 #[path = "../../common/digits_firmware.rs"]
 mod digits_firmware;
 #[path = "../../common/digits_run.rs"]
@@ -31,19 +32,9 @@ mod digits_run;
 #[path = "../../common/line.rs"]
 mod line;
 
-use core::panic::PanicInfo;
-
-use semihosting::io::{self, Write};
-use semihosting::process;
-
 use digits_run::Workspace;
 // Soft-float like the Cortex-M0: its configuration, and its bits.
 use digits_run::m0 as config;
-
-#[cfg(target_feature = "a")]
-const BOARD: &str = "QEMU virt (RV32IMAC)";
-#[cfg(not(target_feature = "a"))]
-const BOARD: &str = "QEMU virt (RV32IMC)";
 
 /// The batch size.
 const BATCH: usize = config::BATCH;
@@ -53,12 +44,6 @@ const BATCH: usize = config::BATCH;
 #[allow(unsafe_code)] // a `static mut`, borrowed once in `main`
 static mut WORKSPACE: Workspace = Workspace::ZERO;
 
-impl line::Sink for io::Stdout {
-    fn write_all_bytes(&mut self, bytes: &[u8]) {
-        let _ = self.write_all(bytes);
-    }
-}
-
 #[riscv_rt::entry]
 fn main() -> ! {
     // SAFETY: `main` is entered once, on the only hart (riscv-rt's `single-hart`), with no
@@ -66,35 +51,7 @@ fn main() -> ! {
     // for the whole program (what cortex-m-rt's `#[entry]` makes of a `static mut` in `main`).
     #[allow(unsafe_code)]
     let ws = unsafe { &mut *core::ptr::addr_of_mut!(WORKSPACE) };
-    let passed = io::stdout().is_ok_and(|mut out| {
-        digits_firmware::run::<_, BATCH>(&mut out, BOARD, &config::RUN, ws, |_| {})
-    });
-    process::exit(if passed { 0 } else { 1 })
-}
-
-#[panic_handler]
-fn panic(_: &PanicInfo) -> ! {
-    // The message is not printed: formatting it would pull in `core::fmt`.
-    fail(b"panic FAIL\n")
-}
-
-/// Every exception (illegal instruction, misaligned or faulting access, …): riscv-rt's default
-/// would spin forever.
-#[allow(unsafe_code)] // `export_name`: the symbol riscv-rt's trap handler calls
-#[unsafe(export_name = "ExceptionHandler")]
-fn exception_handler(_: &riscv_rt::TrapFrame) -> ! {
-    fail(b"exception FAIL\n")
-}
-
-/// Prints `message` and exits with a failure (the end of the panic and exception handlers).
-///
-/// One `write`, not `Line` or `write_all` (whose slicing can panic), so that a panic handler
-/// cannot panic again and the static stack bound stays exact; semihosting writes the whole
-/// message at once.
-#[inline(never)]
-fn fail(message: &[u8]) -> ! {
-    if let Ok(mut out) = io::stdout() {
-        let _ = out.write(message);
-    }
-    process::exit(1)
+    board::run_and_exit(|out| {
+        digits_firmware::run::<_, BATCH>(out, board::BOARD, &config::RUN, ws, |_| {})
+    })
 }
