@@ -178,54 +178,69 @@ fn block_sums<const IN: usize>(block: &[u16], x: &[i8; IN]) -> (i64, i64) {
     (s0, s1)
 }
 
-/// `bias[o] + Σ_i x[i]·w[o][i]` for every output (wrapping), from the packed weights.
-///
+/// `y[o] = stage(o, bias[o] + Σ_i x[i]·w[o][i])` for every output (the sum wrapping), from
+/// the packed weights. The output stage is applied as each block's sums are ready: no
+/// accumulator array to initialize and read back.
 #[inline(always)]
-pub(crate) fn accumulate<const IN: usize, const OUT: usize>(
+pub(crate) fn forward<T, const IN: usize, const OUT: usize>(
     w: &Packed<IN, OUT>,
     bias: &[i32; OUT],
     x: &[i8; IN],
-) -> [i32; OUT] {
-    let mut acc = *bias;
+    y: &mut [T; OUT],
+    stage: impl Fn(usize, i32) -> T,
+) {
     let flat = w.0.as_flattened();
     if !paired(IN) {
-        for (a, row) in acc.iter_mut().zip(flat.chunks_exact(IN)) {
-            for (&xi, &wi) in x.iter().zip(row) {
-                *a = a.wrapping_add(i32::from(xi) * i32::from(wi as i16));
-            }
+        for (o, ((yo, row), &b)) in y
+            .iter_mut()
+            .zip(flat.chunks_exact(IN))
+            .zip(bias)
+            .enumerate()
+        {
+            let acc = x.iter().zip(row).fold(b, |a, (&xi, &wi)| {
+                a.wrapping_add(i32::from(xi) * i32::from(wi as i16))
+            });
+            *yo = stage(o, acc);
         }
-        return acc;
+        return;
     }
     let blocks = OUT / 4;
     let (block_words, rest) = flat.split_at(4 * IN * blocks);
-    let (accs, acc_rest) = acc.as_chunks_mut::<4>();
-    for (a, block) in accs.iter_mut().zip(block_words.chunks_exact(4 * IN)) {
+    let (ys, y_rest) = y.as_chunks_mut::<4>();
+    let (bs, b_rest) = bias.as_chunks::<4>();
+    for (k, ((yb, b), block)) in ys
+        .iter_mut()
+        .zip(bs)
+        .zip(block_words.chunks_exact(4 * IN))
+        .enumerate()
+    {
         let (s0, s1) = block_sums(block, x);
         let (p, q) = split(s0);
         let (r, t) = split(s1);
-        *a = [
-            a[0].wrapping_add(p),
-            a[1].wrapping_add(q),
-            a[2].wrapping_add(r),
-            a[3].wrapping_add(t),
-        ];
+        let o = 4 * k;
+        yb[0] = stage(o, b[0].wrapping_add(p));
+        yb[1] = stage(o + 1, b[1].wrapping_add(q));
+        yb[2] = stage(o + 2, b[2].wrapping_add(r));
+        yb[3] = stage(o + 3, b[3].wrapping_add(t));
     }
     let (pair_words, lone) = rest.split_at(rest.len() - IN * (OUT % 2));
-    if let [a0, a1, ..] = acc_rest {
+    if let ([y0, y1, ..], [b0, b1, ..]) = (&mut *y_rest, b_rest) {
         let mut s = 0i64;
         for (&xi, k) in x.iter().zip(pair_words.as_chunks::<2>().0) {
             s = s.wrapping_add(i64::from(xi) * word(k[0], k[1]));
         }
         let (p, q) = split(s);
-        *a0 = a0.wrapping_add(p);
-        *a1 = a1.wrapping_add(q);
+        *y0 = stage(4 * blocks, b0.wrapping_add(p));
+        *y1 = stage(4 * blocks + 1, b1.wrapping_add(q));
     }
-    if let Some(a) = acc_rest.last_mut().filter(|_| OUT % 2 == 1) {
-        for (&xi, &wi) in x.iter().zip(lone) {
-            *a = a.wrapping_add(i32::from(xi) * i32::from(wi as i16));
+    if let (Some(yo), Some(&b)) = (y_rest.last_mut(), b_rest.last()) {
+        if OUT % 2 == 1 {
+            let acc = x.iter().zip(lone).fold(b, |a, (&xi, &wi)| {
+                a.wrapping_add(i32::from(xi) * i32::from(wi as i16))
+            });
+            *yo = stage(OUT - 1, acc);
         }
     }
-    acc
 }
 
 #[cfg(test)]
@@ -257,7 +272,9 @@ mod tests {
                     a.wrapping_add(i32::from(x) * i32::from(w))
                 })
             });
-            assert_eq!(accumulate(&p, &b, &x), want, "{IN}x{OUT}");
+            let mut got = [0i32; OUT];
+            forward(&p, &b, &x, &mut got, |_, acc| acc);
+            assert_eq!(got, want, "{IN}x{OUT}");
         }
     }
 

@@ -286,8 +286,11 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
     fn forward_row(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
         #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
         {
-            let acc = crate::quant::kernel_smlal::accumulate(&self.weight, &self.folded_bias, x);
-            self.requantize(&acc, y);
+            let z = i32::from(self.output_zero_point);
+            let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+            let (m, s) = (&self.multiplier, &self.shift);
+            let stage = |o: usize, acc| requantize(acc, m[o], i32::from(s[o]), z, lo, hi);
+            crate::quant::kernel_smlal::forward(&self.weight, &self.folded_bias, x, y, stage);
         }
         #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
         if BLOCKED {
@@ -348,6 +351,7 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         }
     }
 
+    #[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
     /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)` for every output.
     #[inline]
     fn requantize(&self, acc: &[i32; OUT], y: &mut [i8; OUT]) {
