@@ -83,7 +83,7 @@ impl<const IN: usize, const OUT: usize> Packed<IN, OUT> {
         let (r1, a1) = Self::flat(s + 1);
         let word = (self.0[r0][a0] as u32 | (self.0[r1][a1] as u32) << 16) as i32;
         let low = (word << (32 - SHIFT)) >> (32 - SHIFT);
-        if o % 2 == 0 {
+        if o.is_multiple_of(2) {
             low as i8
         } else {
             ((word - low) >> SHIFT) as i8
@@ -233,13 +233,13 @@ pub(crate) fn forward<T, const IN: usize, const OUT: usize>(
         *y0 = stage(4 * blocks, b0.wrapping_add(p));
         *y1 = stage(4 * blocks + 1, b1.wrapping_add(q));
     }
-    if let (Some(yo), Some(&b)) = (y_rest.last_mut(), b_rest.last()) {
-        if OUT % 2 == 1 {
-            let acc = x.iter().zip(lone).fold(b, |a, (&xi, &wi)| {
-                a.wrapping_add(i32::from(xi) * i32::from(wi as i16))
-            });
-            *yo = stage(OUT - 1, acc);
-        }
+    if let (Some(yo), Some(&b)) = (y_rest.last_mut(), b_rest.last())
+        && OUT % 2 == 1
+    {
+        let acc = x.iter().zip(lone).fold(b, |a, (&xi, &wi)| {
+            a.wrapping_add(i32::from(xi) * i32::from(wi as i16))
+        });
+        *yo = stage(OUT - 1, acc);
     }
 }
 
