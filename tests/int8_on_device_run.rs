@@ -11,6 +11,11 @@
 //! `CONSTNN_WRITE_INT8_MODEL=1 cargo test --test int8_on_device_run` rewrites the model file
 //! (after a change to the training run or to the quantization).
 
+// Both shared runs include the data parser and the FNV helper (each is complete on its own,
+// for its firmware); here they meet, and the int8 run's `Split` is built from the parsed
+// slices.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../examples/common/digits_run.rs"]
 mod digits_run;
 #[path = "../examples/common/int8_run.rs"]

@@ -45,6 +45,9 @@ pub struct Int8Digits {
     /// `pixel_table[p]` is the int8 input for pixel value `p`:
     /// `model.input.quantize(NORMALIZED[p])`.
     pub pixel_table: [i8; LEVELS],
+    /// [`pixel_table`](Self::pixel_table) for every `u8`, values above [`MAX_PIXEL`] taken as
+    /// `MAX_PIXEL` ([`lookup_table`]): a look-up with no bounds check nor clamp.
+    pub pixel_lookup: [i8; 256],
     /// The int8 model.
     pub model: QMlp,
 }
@@ -104,18 +107,47 @@ pub fn quantize(model: &Mlp, train: Split<'_>) -> Result<Int8Digits, Error> {
         calibration.observe(model, &x);
     }
     let model = calibration.quantize(model)?;
+    let pixel_table = core::array::from_fn(|p| model.input.quantize(NORMALIZED[p]));
     Ok(Int8Digits {
-        pixel_table: core::array::from_fn(|p| model.input.quantize(NORMALIZED[p])),
+        pixel_table,
+        pixel_lookup: lookup_table(&pixel_table),
         model,
     })
 }
 
+/// `table` extended to every `u8` (values above [`MAX_PIXEL`] as `MAX_PIXEL`).
+pub const fn lookup_table(table: &[i8; LEVELS]) -> [i8; 256] {
+    let mut lookup = [0; 256];
+    let mut p = 0;
+    while p < 256 {
+        lookup[p] = table[if p < LEVELS { p } else { LEVELS - 1 }];
+        p += 1;
+    }
+    lookup
+}
+
 impl Int8Digits {
     /// The int8 input of one image: a table look-up per pixel (a pixel above
-    /// [`MAX_PIXEL`] is taken as `MAX_PIXEL`).
+    /// [`MAX_PIXEL`] is taken as `MAX_PIXEL`), four per loop trip (`opt-level = "s"` unrolls
+    /// nothing by itself).
     #[inline]
     pub fn quantize_pixels(&self, pixels: &[u8; PIXELS]) -> [i8; PIXELS] {
-        core::array::from_fn(|i| self.pixel_table[usize::from(pixels[i]).min(LEVELS - 1)])
+        let t = &self.pixel_lookup;
+        let mut x = [0; PIXELS];
+        for (xs, ps) in x
+            .as_chunks_mut::<4>()
+            .0
+            .iter_mut()
+            .zip(pixels.as_chunks::<4>().0)
+        {
+            *xs = [
+                t[usize::from(ps[0])],
+                t[usize::from(ps[1])],
+                t[usize::from(ps[2])],
+                t[usize::from(ps[3])],
+            ];
+        }
+        x
     }
 
     /// The int8 logits of one image: input quantization, then the int8 layers.
@@ -253,6 +285,7 @@ pub const fn decode(bytes: &[u8; MODEL_BYTES]) -> Result<Int8Digits, Error> {
     };
     Ok(Int8Digits {
         pixel_table,
+        pixel_lookup: lookup_table(&pixel_table),
         model: QModel {
             input,
             output,
