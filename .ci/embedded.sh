@@ -17,6 +17,10 @@
 #   6. the fine-tuning firmware (src/bin/finetune.rs) on both boards: boot 1, its checkpoint
 #      (CRC-32 = the host's), boot 2 from the checkpoint in flash, a corrupted checkpoint
 #      refused, each line the host's (tests/finetune_run.rs); the M0's RAM + stack <= 16 KiB.
+#   7. RISC-V (examples/riscv): installs qemu-system-riscv and the riscv32imac/riscv32imc
+#      targets, checks the crate with fmt and clippy, and on QEMU virt, for both targets, trains
+#      (the Cortex-M0's run: its bits) and runs the int8 inference (tests/int8_on_device_run.rs's
+#      values); each must exit 0 (PASS) and print the host's values.
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +47,8 @@ step() { # <name> <command...>
   fi
 }
 
-install_qemu() {
-  command -v qemu-system-arm >/dev/null && return 0
-  # bookworm's own qemu-system-arm (7.2) conflicts with the image's qemu-utils from backports.
+# bookworm's own QEMU (7.2) conflicts with the image's qemu-utils from backports.
+backports() {
   local sources=/etc/apt/sources.list.d/bookworm-backports.sources
   if ! grep -qs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/*; then
     cat >"$sources" <<'EOF'
@@ -57,6 +60,11 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   fi
   apt-get update -qq
+}
+
+install_qemu() {
+  command -v qemu-system-arm >/dev/null && return 0
+  backports || return 1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -t bookworm-backports qemu-system-arm >/dev/null
   qemu-system-arm --version | head -n 1
@@ -137,7 +145,7 @@ sizes() {
     arrays=$("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
 import re, sys
 print(sum(int(l.split()[1], 16) for l in sys.stdin
-          if re.search(r" constnn_cortex_m::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))') || return 1
+          if re.search(r" constnn_[a-z_]+::digits_firmware::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))') || return 1
     "$bin/llvm-size" "$elf" | tail -n 1 | awk -v a="$arrays" -v t="$target" \
       '{ printf "%s: flash text %d = data set %d + code %d; static RAM (data+bss) %d\n", t, $1, a, $1 - a, $2 + $3 }'
     code=$(( $("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $1 }') - arrays ))
@@ -248,5 +256,68 @@ finetune_m0_fits() {
     { echo "PRETRAINED is not a read-only (flash) symbol"; return 1; }
 }
 step "fine-tuning, Cortex-M0: static RAM + worst-case stack <= 16 KiB, model in flash" finetune_m0_fits
+# --- RISC-V: examples/riscv on QEMU virt (RV32IMAC, and RV32IMC, the ESP32-C3's ISA) ---
+rv=$root/examples/riscv
+rv_targets=(riscv32imac-unknown-none-elf riscv32imc-unknown-none-elf)
+
+install_qemu_riscv() {
+  command -v qemu-system-riscv32 >/dev/null && return 0
+  backports || return 1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-system-riscv >/dev/null
+  qemu-system-riscv32 --version | head -n 1
+}
+step "install qemu-system-riscv" install_qemu_riscv
+step "install the RISC-V targets" rustup target add "${rv_targets[@]}"
+
+riscv_lint() {
+  (cd "$rv" && cargo fmt --check) || return 1
+  local target
+  for target in "${rv_targets[@]}"; do
+    (cd "$rv" && cargo clippy -q --release --target "$target" -- -D warnings) || return 1
+  done
+}
+step "RISC-V firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" riscv_lint
+
+# The int8 firmware's host line (tests/int8_on_device_run.rs pins int8_run::EXPECT).
+host_bits_int8() {
+  cargo test -q --test int8_on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-host-int8.txt 2>&1 ||
+    { cat /tmp/constnn-host-int8.txt; return 1; }
+  grep -o 'host int8: .*' /tmp/constnn-host-int8.txt
+}
+step "host run of the int8 firmware's inference (tests/int8_on_device_run.rs)" host_bits_int8
+
+# Builds and runs a RISC-V binary, then compares its last line with the host's line <host>:
+# `host microbit:` for the training firmware (it runs the Cortex-M0's configuration,
+# digits_run::m0), `host int8:` for the int8 one.
+riscv_firmware() { # <target> <binary> <host> <host output file>
+  local target=$1 binary=$2 host=$3 hostfile=$4 out=/tmp/constnn-fw-$1-$2.txt elf
+  elf=$rv/target/$target/release/$binary
+  (cd "$rv" && cargo build -q --release --target "$target" --bin "$binary") || return 1
+  local t0=$SECONDS rc=0
+  timeout 120 qemu-system-riscv32 -machine virt -bios none -nographic \
+    -semihosting-config enable=on,target=native -kernel "$elf" >"$out" || rc=$?
+  cat "$out"
+  echo "(QEMU: exit status $rc, $((SECONDS - t0)) s)"
+  [ "$rc" = 0 ] || { echo "the firmware failed (exit status $rc)"; return 1; }
+  local line want
+  line=$(tail -n 1 "$out")
+  case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
+  want=$(sed -n "s/.*host $host: //p" "$hostfile")
+  [ -n "$want" ] || { echo "the host test printed no line 'host $host:'"; return 1; }
+  case "$line" in
+    *"$want PASS") echo "same bits as the host: $want" ;;
+    *) echo "bits differ: device '$line', host '$want'"; return 1 ;;
+  esac
+  "$bin/llvm-size" -A "$elf" | awk -v t="$target $binary" '
+    $1 ~ /^\.(text|init|rodata)/ { f += $2 } $1 == ".data" || $1 == ".bss" { r += $2 }
+    END { printf "%s: flash %d (data set included), static RAM (data+bss) %d\n", t, f, r }'
+}
+for target in "${rv_targets[@]}"; do
+  step "RISC-V $target (QEMU virt): training, batch 4" \
+    riscv_firmware "$target" constnn-riscv microbit /tmp/constnn-host.txt
+  step "RISC-V $target (QEMU virt): int8 inference" \
+    riscv_firmware "$target" int8 int8 /tmp/constnn-host-int8.txt
+done
 
 echo "embedded: $passed passed, $failed failed"

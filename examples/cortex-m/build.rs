@@ -7,19 +7,17 @@
 //! - Writes an empty `$OUT_DIR/device.x`: with cortex-m-rt's `device` feature its `link.x`
 //!   includes a `device.x` (where a device crate would alias its interrupt handlers), and the
 //!   firmware's own one-entry `__INTERRUPTS` table (`src/main.rs`) needs no alias.
-//! - Parses `../../data/digits.csv` and `digits_split.txt` with `digits_data::parse_digits`
-//!   (`examples/common/digits_data.rs`, `core` only: no build dependency), the one parser the
-//!   host example and tests use, and writes the training and test splits as raw `u8` files
-//!   (`train_pixels.bin`: 1347 × 64 bytes, `train_labels.bin`: 1347 bytes, and `test_*.bin`
-//!   likewise for the 450 test rows), which `src/main.rs` includes with `include_bytes!`.
+//! - Writes the training and test splits of `../../data/digits.csv` as raw `u8` files
+//!   (`examples/common/digits_flash.rs`), which `examples/common/digits_firmware.rs` includes
+//!   with `include_bytes!`.
 //! - For the fine-tuning binary (`src/bin/finetune.rs`) only: `$OUT_DIR/checkpoint.x`, a
 //!   linker script fragment defining the symbol `__checkpoint` at the board's last 4 KiB of
 //!   flash (the sector a checkpoint is "written" to; see [`CHECKPOINT_SECTORS`]), and checking
 //!   that the image ends below it. A symbol, not a section: the ELF then has no segment there,
 //!   so QEMU's `-device loader` can fill the sector for the second boot.
 
-#[path = "../common/digits_data.rs"]
-mod digits_data;
+#[path = "../common/digits_flash.rs"]
+mod digits_flash;
 
 use std::env;
 use std::fs;
@@ -50,7 +48,7 @@ fn main() {
     println!("cargo::rustc-cfg=board={board:?}");
     let memory = manifest.join("memory").join(format!("{board}.x"));
     copy(&memory, &out.join("memory.x"));
-    write(
+    digits_flash::write(
         &out.join("device.x"),
         b"/* No interrupt handlers to alias: see __INTERRUPTS in src/main.rs. */\n",
     );
@@ -66,39 +64,13 @@ fn main() {
          ASSERT(LOADADDR(.data) + SIZEOF(.data) <= __checkpoint, \"the firmware reaches into its \
          checkpoint sector\");\n"
     );
-    write(&out.join("checkpoint.x"), script.as_bytes());
+    digits_flash::write(&out.join("checkpoint.x"), script.as_bytes());
     println!("cargo::rustc-link-arg-bin=finetune=-Tcheckpoint.x");
     println!("cargo::rustc-env=CHECKPOINT_SECTOR={sector:#x}");
     println!("cargo::rerun-if-changed={}", memory.display());
 
-    let data = manifest.join("../../data");
-    let csv = read(&data.join("digits.csv"));
-    let split = read(&data.join("digits_split.txt"));
-    let mut digits = Box::new(digits_data::Digits::ZERO);
-    if let Err(e) = digits_data::parse_digits(&csv, &split, &mut digits) {
-        panic!("data/ is malformed: {e}");
-    }
-    write(
-        &out.join("train_pixels.bin"),
-        digits.train_pixels.as_flattened(),
-    );
-    write(&out.join("train_labels.bin"), &digits.train_labels);
-    write(
-        &out.join("test_pixels.bin"),
-        digits.test_pixels.as_flattened(),
-    );
-    write(&out.join("test_labels.bin"), &digits.test_labels);
-    println!("cargo::rerun-if-changed=../common/digits_data.rs");
+    digits_flash::write_digits(&manifest.join("../../data"), &out);
     println!("cargo::rerun-if-changed=build.rs");
-}
-
-fn read(path: &Path) -> String {
-    println!("cargo::rerun-if-changed={}", path.display());
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn write(path: &Path, bytes: &[u8]) {
-    fs::write(path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -80,7 +80,7 @@ for profile in "${profiles[@]}"; do
     arrays=$("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
 import re, sys
 print(sum(int(l.split()[1], 16) for l in sys.stdin
-          if re.search(r" constnn_cortex_m::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))')
+          if re.search(r" constnn_[a-z_]+::digits_firmware::(TRAIN|TEST)_(PIXELS|LABELS)::", l)))')
 
     step=$(icount "$machine" "$elf" step)
     infer=$(icount "$machine" "$elf" infer)

@@ -4,7 +4,7 @@
 The ELF must be built with `-Z emit-stack-sizes -Z build-std=core` (nightly), so that every
 function, `compiler_builtins` included, has a `.stack_sizes` entry (see measure.sh). Frame
 sizes come from `llvm-readobj --stack-sizes`, call edges from `llvm-objdump -d` (direct calls
-and tail calls). The bound is exact (`max = N`) unless a function on the way has no frame size,
+and tail calls; Arm or RISC-V). The bound is exact (`max = N`) unless a function on the way has no frame size,
 calls through a register, or recurses; then it prints `max >= N`. Interrupt and exception frames
 are not counted (the firmware enables no interrupt).
 
@@ -23,8 +23,10 @@ bindir = sys.argv[3] if len(sys.argv) > 3 else subprocess.check_output(
 
 readobj = subprocess.check_output([f"{bindir}/llvm-readobj", "--stack-sizes", elf],
                                   text=True, stderr=subprocess.DEVNULL)
-frame = {f: int(s, 16) for f, s in
-         re.findall(r"Functions: \[(.*?)\]\s*\n\s*Size: (0x[0-9A-Fa-f]+)", readobj)}
+# An entry lists every symbol of the function (e.g. riscv-rt's `main, hal_main`).
+frame = {f: int(s, 16) for fs, s in
+         re.findall(r"Functions: \[(.*?)\]\s*\n\s*Size: (0x[0-9A-Fa-f]+)", readobj)
+         for f in fs.split(", ")}
 
 disassembly = subprocess.check_output(
     [f"{bindir}/llvm-objdump", "-d", "--no-show-raw-insn", elf], text=True)
@@ -41,9 +43,11 @@ for line in disassembly.splitlines():
     if not words:
         continue
     op, target = words[0], re.search(r"<([^>+]+)>", line)
-    if target and target.group(1) != current and re.match(r"^(b|bl|blx|b\.w)$", op):
+    # Arm: b, bl, blx, b.w; RISC-V: j, jal, and the jalr/jr of an auipc pair (calls and tail
+    # calls), which llvm-objdump labels with the callee.
+    if target and target.group(1) != current and re.match(r"^(b|bl|blx|b\.w|j|jal|jalr|jr)$", op):
         calls[current].add(target.group(1))
-    elif (op == "blx" and not target) or (op == "bx" and words[1:2] != ["lr"]):
+    elif not target and (op in ("blx", "jalr") or (op in ("bx", "jr") and words[1:2] != ["lr"])):
         indirect.add(current)
 
 

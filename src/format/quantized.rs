@@ -170,7 +170,8 @@ impl<const IN: usize, const OUT: usize> QuantizedParams for QLinear<IN, OUT> {
     const SIGNATURE: u64 = layer_signature("QLinear", &[IN as u64, OUT as u64]);
 
     fn store(&self, out: &mut Encoder<'_>) {
-        for row in self.weight() {
+        let weight = self.weight();
+        for row in &weight {
             for &w in row {
                 out.push_bytes(&w.to_le_bytes());
             }
@@ -229,9 +230,17 @@ impl<const IN: usize, const OUT: usize> QuantizedParams for QLinear<IN, OUT> {
         };
         let act_min = r.i8_where(|m| m == -128 || m == output.zero_point)?;
         r.i8_where(|m| m == 127)?;
-        Ok(Self::from_stored(
-            weight, bias, multiplier, shift, input, output, act_min,
-        ))
+        // Every value was range-checked above, so `from_parts` accepts them; a fused ReLU is
+        // the clamp at the output zero point.
+        Self::from_parts(
+            weight,
+            bias,
+            multiplier,
+            shift,
+            input,
+            output,
+            act_min == output.zero_point,
+        )
     }
 }
 

@@ -3,7 +3,27 @@
 use crate::error::Error;
 use crate::module::Module;
 use crate::quant::fixed_point::quantize_multiplier;
+#[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+use crate::quant::kernel_smlal::Packed;
 use crate::quant::params::QParams;
+
+/// How the weights are stored: `[[i8; IN]; OUT]`, `weight[o]` the row of output `o`; on Arm
+/// targets with a 64-bit multiply-accumulate (ARMv7-M, ARMv7E-M, ARMv8-M Mainline), two
+/// bytes per weight in the layout of their kernel (`kernel_smlal.rs`).
+#[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+type Weights<const IN: usize, const OUT: usize> = [[i8; IN]; OUT];
+#[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+type Weights<const IN: usize, const OUT: usize> = Packed<IN, OUT>;
+
+/// The weights in their stored form.
+#[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+const fn store<const IN: usize, const OUT: usize>(w: &[[i8; IN]; OUT]) -> Weights<IN, OUT> {
+    *w
+}
+#[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+const fn store<const IN: usize, const OUT: usize>(w: &[[i8; IN]; OUT]) -> Weights<IN, OUT> {
+    Packed::pack(w)
+}
 
 /// An int8 fully connected layer (inference only): TFLite's per-channel int8 `FULLY_CONNECTED`.
 ///
@@ -33,7 +53,11 @@ use crate::quant::params::QParams;
 ///
 /// Memory: `IN·OUT + 9·OUT + 12` bytes rounded up to a multiple of 4 (weights; per output a
 /// folded bias, a multiplier and a shift; the input and output scales and zero points and the
-/// clamp): 2348 for `QLinear<64, 32>`, 424 for `QLinear<32, 10>`.
+/// clamp): 2348 for `QLinear<64, 32>`, 424 for `QLinear<32, 10>`. On Arm targets with a
+/// 64-bit multiply-accumulate (ARMv7-M, ARMv7E-M, ARMv8-M Mainline: Cortex-M3/M4/M7/M33/M55)
+/// the weights are stored two bytes each, in the layout of that target's kernel (two products
+/// per `smlal`; see `src/quant/kernel_smlal.rs`): `IN·OUT` bytes more, 4396 and 744.
+/// [`weight`](Self::weight) returns the same `i8` weights on every target.
 ///
 /// # Examples
 ///
@@ -50,7 +74,7 @@ use crate::quant::params::QParams;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QLinear<const IN: usize, const OUT: usize> {
-    weight: [[i8; IN]; OUT],
+    weight: Weights<IN, OUT>,
     /// `bias[o] − z_in · Σ_i weight[o][i]`, wrapping.
     folded_bias: [i32; OUT],
     multiplier: [i32; OUT],
@@ -106,7 +130,83 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
             folded_bias[o] = bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum));
         }
         Ok(Self {
-            weight,
+            weight: store(&weight),
+            folded_bias,
+            multiplier,
+            shift,
+            input_scale: input.scale.to_bits(),
+            output_scale: output.scale.to_bits(),
+            input_zero_point: input.zero_point,
+            output_zero_point: output.zero_point,
+            act_min: if relu { output.zero_point } else { -128 },
+            act_max: 127,
+        })
+    }
+
+    /// A layer from its stored parts, requantization constants included: the inverse of the
+    /// accessors ([`weight`](Self::weight), [`bias`](Self::bias),
+    /// [`multiplier`](Self::multiplier), [`shift`](Self::shift), [`input`](Self::input),
+    /// [`output`](Self::output), and whether [`activation_range`](Self::activation_range)
+    /// starts at the output zero point).
+    ///
+    /// A `const fn` with no float arithmetic: a model stored as bytes becomes a `static` layer
+    /// at compile time (`static L: QLinear<…> = match QLinear::from_parts(…) { … }`), in flash
+    /// with no code to build it, which is how a firmware that only runs inference embeds its
+    /// model. The input zero point is folded into the bias here, as in
+    /// [`from_quantized`](Self::from_quantized).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ScaleOutOfRange`] if a scale is not finite and positive, a multiplier is
+    /// neither 0 nor in `[2^30, 2^31)`, or a shift is outside `−31..=30` (what
+    /// [`quantize_multiplier`] can return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use constnn::quant::{QLinear, QParams};
+    ///
+    /// let input = QParams { scale: 0.5, zero_point: 3 };
+    /// let output = QParams { scale: 1.0, zero_point: -10 };
+    /// let q = QLinear::<2, 1>::from_quantized([[1, 2]], [4], &[1.0], input, output, true)?;
+    /// let r = QLinear::from_parts(
+    ///     q.weight(), q.bias(), *q.multiplier(), *q.shift(), q.input(), q.output(), true,
+    /// )?;
+    /// assert_eq!(r, q);
+    /// # Ok::<(), constnn::Error>(())
+    /// ```
+    pub const fn from_parts(
+        weight: [[i8; IN]; OUT],
+        bias: [i32; OUT],
+        multiplier: [i32; OUT],
+        shift: [i8; OUT],
+        input: QParams,
+        output: QParams,
+        relu: bool,
+    ) -> Result<Self, Error> {
+        let (a, b) = (input.scale, output.scale);
+        if !(a.is_finite() && a > 0.0 && b.is_finite() && b > 0.0) {
+            return Err(Error::ScaleOutOfRange);
+        }
+        let mut folded_bias = [0; OUT];
+        let z = input.zero_point as i32;
+        let mut o = 0;
+        while o < OUT {
+            if !(multiplier[o] == 0 || multiplier[o] >= 1 << 30) || shift[o] < -31 || shift[o] > 30
+            {
+                return Err(Error::ScaleOutOfRange);
+            }
+            let mut sum = 0i32;
+            let mut i = 0;
+            while i < IN {
+                sum = sum.wrapping_add(weight[o][i] as i32);
+                i += 1;
+            }
+            folded_bias[o] = bias[o].wrapping_sub(z.wrapping_mul(sum));
+            o += 1;
+        }
+        Ok(Self {
+            weight: store(&weight),
             folded_bias,
             multiplier,
             shift,
@@ -120,16 +220,20 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
     }
 
     /// The int8 weights, `weight()[o][i]` (one row per output).
-    pub fn weight(&self) -> &[[i8; IN]; OUT] {
-        &self.weight
+    pub fn weight(&self) -> [[i8; IN]; OUT] {
+        #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+        return self.weight;
+        #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+        return self.weight.unpack();
     }
 
     /// The `i32` bias (at scale `s_in · s_w[o]`), as stored in a TFLite model: the folded bias
     /// with `z_in · Σ_i w[o][i]` added back.
     pub fn bias(&self) -> [i32; OUT] {
         let z = i32::from(self.input_zero_point);
+        let weight = self.weight();
         core::array::from_fn(|o| {
-            let sum = self.weight[o]
+            let sum = weight[o]
                 .iter()
                 .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
             self.folded_bias[o].wrapping_add(z.wrapping_mul(sum))
@@ -180,6 +284,15 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
     #[cfg_attr(all(target_arch = "arm", not(target_has_atomic = "32")), inline(never))]
     #[cfg_attr(not(all(target_arch = "arm", not(target_has_atomic = "32"))), inline)]
     fn forward_row(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+        {
+            let z = i32::from(self.output_zero_point);
+            let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+            let (m, s) = (&self.multiplier, &self.shift);
+            let stage = |o: usize, acc| requantize(acc, m[o], i32::from(s[o]), z, lo, hi);
+            crate::quant::kernel_smlal::forward(&self.weight, &self.folded_bias, x, y, stage);
+        }
+        #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
         if BLOCKED {
             let acc = accumulate_blocked(&self.weight, &self.folded_bias, x);
             self.requantize(&acc, y);
@@ -188,23 +301,57 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         }
     }
 
-    /// The plain kernel (one [`dot`] per output) and the output stage fused, output by
-    /// output: no accumulator array, so on the Cortex-M0 the output stage's values stay in
-    /// registers.
+    /// The plain kernel and the output stage fused, output by output: no accumulator array,
+    /// so on the Cortex-M0 the output stage's values stay in registers. Two rows per pass
+    /// ([`dot2`]) on the Cortex-M0, one ([`dot`]) elsewhere.
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
     #[inline(always)]
     fn forward_row_plain(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
-        let z = i32::from(self.output_zero_point);
-        let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
-        let params = self
-            .folded_bias
-            .iter()
-            .zip(&self.multiplier)
-            .zip(&self.shift);
-        for ((row, ((&b, &m), &s)), yo) in self.weight.iter().zip(params).zip(y) {
-            *yo = requantize(dot(x, row, b), m, i32::from(s), z, lo, hi);
+        if TWO_ROWS {
+            self.forward_row_pairs(x, y);
+        } else {
+            self.forward_row_single(x, y);
         }
     }
 
+    /// The output stage of output `o`.
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+    #[inline(always)]
+    fn output_stage(&self, o: usize, acc: i32) -> i8 {
+        let z = i32::from(self.output_zero_point);
+        let (lo, hi) = (i32::from(self.act_min), i32::from(self.act_max));
+        requantize(acc, self.multiplier[o], i32::from(self.shift[o]), z, lo, hi)
+    }
+
+    /// One [`dot`] per output.
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+    #[inline(always)]
+    fn forward_row_single(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        for (o, ((row, &b), yo)) in self.weight.iter().zip(&self.folded_bias).zip(y).enumerate() {
+            *yo = self.output_stage(o, dot(x, row, b));
+        }
+    }
+
+    /// One [`dot2`] per two outputs, and a [`dot`] for an odd last one.
+    #[cfg(not(all(target_arch = "arm", target_has_atomic = "32")))]
+    #[inline(always)]
+    fn forward_row_pairs(&self, x: &[i8; IN], y: &mut [i8; OUT]) {
+        let (pairs, rest) = self.weight.as_chunks::<2>();
+        let (ys, y_rest) = y.as_chunks_mut::<2>();
+        let (bs, b_rest) = self.folded_bias.as_chunks::<2>();
+        for (o, (([r0, r1], [b0, b1]), yo)) in pairs.iter().zip(bs).zip(ys).enumerate() {
+            let (a0, a1) = dot2(x, r0, r1, *b0, *b1);
+            *yo = [
+                self.output_stage(2 * o, a0),
+                self.output_stage(2 * o + 1, a1),
+            ];
+        }
+        for ((row, &b), yo) in rest.iter().zip(b_rest).zip(y_rest) {
+            *yo = self.output_stage(OUT - 1, dot(x, row, b));
+        }
+    }
+
+    #[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
     /// `clamp(z_out + MBQM(acc, m, shift), act_min, act_max)` for every output.
     #[inline]
     fn requantize(&self, acc: &[i32; OUT], y: &mut [i8; OUT]) {
@@ -218,13 +365,11 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
 }
 
 /// Whether this target accumulates in blocks of 4 output rows ([`accumulate_blocked`]):
-/// microcontrollers with enough registers (ARMv7-M/ARMv8-M, RISC-V). Elsewhere
-/// the plain kernel ([`QLinear::forward_row_plain`]). Both are compiled (and tested) on every
-/// target.
-const BLOCKED: bool = cfg!(any(
-    all(target_arch = "arm", target_has_atomic = "32"),
-    target_arch = "riscv32"
-));
+/// RISC-V microcontrollers (enough registers). The Arm cores with `smlal` (ARMv7-M and up)
+/// use their own kernel and weight layout (`kernel_smlal.rs`); elsewhere the plain kernel
+/// ([`QLinear::forward_row_plain`]). All are compiled (and tested) on the host.
+#[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
+const BLOCKED: bool = cfg!(target_arch = "riscv32");
 
 /// `b + Σ_i x[i]·w[i]`. Its own function on the Cortex-M0, so that the register allocation of
 /// the output stage around it cannot disturb its 7-instruction loop (inlined, the loop has
@@ -234,10 +379,39 @@ const BLOCKED: bool = cfg!(any(
     not(all(target_arch = "arm", not(target_has_atomic = "32"))),
     inline(always)
 )]
+#[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
 fn dot<const IN: usize>(x: &[i8; IN], w: &[i8; IN], b: i32) -> i32 {
     x.iter().zip(w).fold(b, |a, (&xi, &wi)| {
         a.wrapping_add(i32::from(xi) * i32::from(wi))
     })
+}
+
+/// Whether the plain kernel takes two output rows per pass over the input ([`dot2`]): the
+/// Cortex-M0 (ARMv6-M, the Arm target without 32-bit compare-and-swap; see
+/// [`requantize`]'s selection below).
+#[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
+const TWO_ROWS: bool = cfg!(all(target_arch = "arm", not(target_has_atomic = "32")));
+
+/// `(a + Σ_i x[i]·w0[i], b + Σ_i x[i]·w1[i])`: two outputs per pass, each input loaded once
+/// for both. On the Cortex-M0 that is 11 instructions per two products (`ldrsb` of the input
+/// and of both weights, two `muls` and `adds`, the loop test) against 7 per product for
+/// [`dot`]: Thumb-1's `ldrsb` takes only a register offset, so the loop counter and its test
+/// are what one product costs beyond its load, multiply and add, and two rows share them.
+/// Its own function there, as [`dot`].
+#[cfg_attr(all(target_arch = "arm", not(target_has_atomic = "32")), inline(never))]
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_has_atomic = "32"))),
+    inline(always)
+)]
+#[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
+fn dot2<const IN: usize>(x: &[i8; IN], w0: &[i8; IN], w1: &[i8; IN], a: i32, b: i32) -> (i32, i32) {
+    let (mut a, mut b) = (a, b);
+    for ((&xi, &p), &q) in x.iter().zip(w0).zip(w1) {
+        let xi = i32::from(xi);
+        a = a.wrapping_add(xi * i32::from(p));
+        b = b.wrapping_add(xi * i32::from(q));
+    }
+    (a, b)
 }
 
 /// One row at a time, a plain reduction per output (fused with the output stage in
@@ -276,6 +450,7 @@ fn accumulate_plain<const IN: usize, const OUT: usize>(
 /// type's length. Rows left over after the blocks, and inputs after the last multiple of 4,
 /// go one at a time.
 #[inline(always)]
+#[cfg_attr(all(target_arch = "arm", target_has_atomic = "32"), allow(dead_code))]
 fn accumulate_blocked<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     bias: &[i32; OUT],
@@ -351,40 +526,6 @@ impl<const B: usize, const IN: usize, const OUT: usize> Module<[[i8; IN]; B]> fo
     }
 }
 
-impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
-    /// A layer from the values [`QuantizedParams`](crate::format::QuantizedParams) stores,
-    /// which its reader has range-checked: the requantization constants as stored (not
-    /// recomputed from scales, so a loaded layer is the saved one bit for bit).
-    pub(crate) fn from_stored(
-        weight: [[i8; IN]; OUT],
-        bias: [i32; OUT],
-        multiplier: [i32; OUT],
-        shift: [i8; OUT],
-        input: QParams,
-        output: QParams,
-        act_min: i8,
-    ) -> Self {
-        let folded_bias = core::array::from_fn(|o| {
-            let sum = weight[o]
-                .iter()
-                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
-            bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum))
-        });
-        Self {
-            weight,
-            folded_bias,
-            multiplier,
-            shift,
-            input_scale: input.scale.to_bits(),
-            output_scale: output.scale.to_bits(),
-            input_zero_point: input.zero_point,
-            output_zero_point: output.zero_point,
-            act_min,
-            act_max: 127,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +568,14 @@ mod tests {
         }
         check::<64, 32>(&mut next);
         check::<32, 10>(&mut next);
+        // The two-row dot product against two single ones.
+        let x: [i8; 33] = core::array::from_fn(|_| next() as i8);
+        let w: [[i8; 33]; 2] = core::array::from_fn(|_| core::array::from_fn(|_| next() as i8));
+        let (a, b) = (next() as i32, next() as i32);
+        assert_eq!(
+            dot2(&x, &w[0], &w[1], a, b),
+            (dot(&x, &w[0], a), dot(&x, &w[1], b))
+        );
         check::<7, 5>(&mut next);
         check::<3, 4>(&mut next);
         check::<1, 1>(&mut next);
@@ -469,6 +618,10 @@ mod tests {
                 // Both kernels, whichever this target uses.
                 let mut y = [0; 5];
                 q.forward_row_plain(&x, &mut y);
+                assert_eq!(y, want);
+                q.forward_row_single(&x, &mut y);
+                assert_eq!(y, want);
+                q.forward_row_pairs(&x, &mut y);
                 assert_eq!(y, want);
                 q.requantize(&accumulate_blocked(&q.weight, &q.folded_bias, &x), &mut y);
                 assert_eq!(y, want);

@@ -1,83 +1,19 @@
-//! One line of output, formatted without `core::fmt`.
-//!
-//! `core::fmt` (and above all float formatting) costs kilobytes of flash, so the firmware prints
-//! only text, decimal integers and hex bit patterns, formatted by hand. Each piece goes to the
-//! host as soon as it is formatted (one semihosting write each): no line buffer to clear and
-//! copy into, which is less flash and less stack than assembling the line first.
+//! The firmware's output lines: the shared printer (`examples/common/line.rs`) on semihosting's
+//! host stdout.
+
+#[path = "../../common/line.rs"]
+mod shared;
 
 use cortex_m_semihosting::hio::HostStream;
 
-/// A line being written to the host's stdout (semihosting); [`Line::end`] ends it.
-///
-/// Write errors are ignored: there is nowhere to report them, and the exit status still tells
-/// the result.
-pub struct Line<'a>(&'a mut HostStream);
+pub use shared::Line;
+// For the firmware's generic code (`examples/common/digits_firmware.rs`); a binary that only
+// prints through `Line` does not name it.
+#[allow(unused_imports)]
+pub use shared::Sink;
 
-/// The powers of ten a `u32` can hold, from the highest: the decimal digits of [`Line::dec`].
-const POWERS_OF_TEN: [u32; 10] = [
-    1_000_000_000,
-    100_000_000,
-    10_000_000,
-    1_000_000,
-    100_000,
-    10_000,
-    1_000,
-    100,
-    10,
-    1,
-];
-
-impl<'a> Line<'a> {
-    /// A new line on `out`.
-    pub fn new(out: &'a mut HostStream) -> Self {
-        Self(out)
-    }
-
-    /// Writes bytes.
-    #[inline(never)]
-    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        let _ = self.0.write_all(bytes);
-        self
-    }
-
-    /// Writes a string.
-    pub fn str(&mut self, s: &str) -> &mut Self {
-        self.bytes(s.as_bytes())
-    }
-
-    /// Writes `v` in decimal, without leading zeros.
-    ///
-    /// Each digit is found by subtracting its power of ten, at most 9 times: no division, which
-    /// a Cortex-M0 does not have in hardware (its software division is 400 bytes of flash).
-    pub fn dec(&mut self, mut v: u32) -> &mut Self {
-        let mut started = false;
-        for &p in &POWERS_OF_TEN {
-            let mut digit = b'0';
-            while v >= p {
-                v -= p;
-                digit += 1;
-            }
-            // From the first nonzero digit on, and the last digit always.
-            started |= digit != b'0' || p == 1;
-            if started {
-                self.bytes(&[digit]);
-            }
-        }
-        self
-    }
-
-    /// Writes `v` as `0x` and eight lowercase hex digits (e.g. an `f32`'s `to_bits`).
-    pub fn hex(&mut self, v: u32) -> &mut Self {
-        let mut digits = *b"0x00000000";
-        for (k, d) in digits[2..].iter_mut().enumerate() {
-            let nibble = (v >> (28 - 4 * k)) & 0xf;
-            *d = b"0123456789abcdef"[nibble as usize];
-        }
-        self.bytes(&digits)
-    }
-
-    /// Ends the line (a newline).
-    pub fn end(&mut self) {
-        self.bytes(b"\n");
+impl shared::Sink for HostStream {
+    fn write_all_bytes(&mut self, bytes: &[u8]) {
+        let _ = self.write_all(bytes);
     }
 }

@@ -269,7 +269,10 @@ fn boot2(
 }
 
 #[inline(never)]
-fn accuracy_line<'a, 'b>(line: &'b mut Line<'a>, acc: &Accuracy) -> &'b mut Line<'a> {
+fn accuracy_line<'a, 'b>(
+    line: &'b mut Line<'a, HostStream>,
+    acc: &Accuracy,
+) -> &'b mut Line<'a, HostStream> {
     line.str("correct=")
         .dec(acc.correct.into())
         .str(" new_correct=")
