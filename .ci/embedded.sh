@@ -14,6 +14,9 @@
 #   5. prints flash and RAM sizes, checks the Cortex-M4F firmware's code (flash text without the
 #      data set) is at most 8000 bytes, and that the M0's static RAM plus its worst-case stack
 #      (static bound, nightly -Z emit-stack-sizes) fit the micro:bit's 16 KiB.
+#   6. (int8, its own steps at the end) the host run of the int8 inference and the committed
+#      model's bytes (tests/int8_on_device_run.rs), the int8 firmware on both boards (PASS and
+#      the host's values), and its code size against CMSIS-NN's (7.6 kB M4F, 6.8 kB M0).
 # Ends with `embedded: N passed, N failed`; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -160,5 +163,61 @@ m0_fits() {
   [ $((ram + stack)) -le 16384 ]
 }
 step "Cortex-M0: static RAM + worst-case stack <= 16 KiB" m0_fits
+
+# ---------------------------------------------------------------------------------------------
+# The int8 inference firmware (examples/cortex-m, binary `int8`; issue 11): the quantized
+# digits model in flash (examples/common/digits_int8.bin), the 450 test images, both boards.
+int8_host_bits() {
+  cargo test -q --test int8_on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-int8-host.txt 2>&1 ||
+    { cat /tmp/constnn-int8-host.txt; return 1; }
+  grep -o 'host int8: .*' /tmp/constnn-int8-host.txt
+}
+step "int8: host run and the committed model's bytes (tests/int8_on_device_run.rs)" int8_host_bits
+
+# Builds and runs the int8 firmware; its last line must be PASS with the host's values.
+int8_firmware() { # <target> <machine>
+  local target=$1 machine=$2 out=/tmp/constnn-int8-$2.txt
+  (cd "$fw" && cargo build -q --release --target "$target" --bin int8) || return 1
+  local rc=0
+  timeout 60 qemu-system-arm -machine "$machine" -nographic \
+    -semihosting-config enable=on,target=native -kernel "$fw/target/$target/release/int8" >"$out" || rc=$?
+  cat "$out"
+  [ "$rc" = 0 ] || { echo "the int8 firmware failed (exit status $rc)"; return 1; }
+  local line want
+  line=$(tail -n 1 "$out")
+  case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
+  want=$(sed -n 's/.*host int8: //p' /tmp/constnn-int8-host.txt)
+  [ -n "$want" ] || { echo "the host test printed no int8 line"; return 1; }
+  case "$line" in
+    "$want PASS") echo "same values as the host: $want" ;;
+    *) echo "values differ: device '$line', host '$want'"; return 1 ;;
+  esac
+}
+step "int8: Cortex-M4F (mps2-an386)" int8_firmware thumbv7em-none-eabihf mps2-an386
+step "int8: Cortex-M0 (microbit)" int8_firmware thumbv6m-none-eabi microbit
+
+# The issue's bar: the inference-only firmware's code no larger than CMSIS-NN's (7.6 kB on the
+# Cortex-M4F, 6.8 kB on the Cortex-M0). Code is the flash text without the test split and the
+# model (the `MODEL` static; printed too, and code + model).
+int8_sizes() {
+  local target bar elf split model text code
+  for target in "thumbv7em-none-eabihf 7600" "thumbv6m-none-eabi 6800"; do
+    read -r target bar <<<"$target"
+    elf=$fw/target/$target/release/int8
+    "$bin/llvm-size" "$elf" || return 1
+    read -r split model < <("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
+import re, sys
+split = model = 0
+for l in sys.stdin:
+    if re.search(r" int8::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
+    if re.search(r" int8::MODEL::", l): model += int(l.split()[1], 16)
+print(split, model)') || return 1
+    text=$("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $1 }')
+    code=$((text - split - model))
+    echo "$target int8: flash text $text = test split $split + model $model + code $code (code + model $((code + model)); bar $bar)"
+    [ "$code" -le "$bar" ] || { echo "int8 firmware code $code bytes > $bar"; return 1; }
+  done
+}
+step "int8: sizes (code <= 7600 bytes on the M4F, <= 6800 on the M0)" int8_sizes
 
 echo "embedded: $passed passed, $failed failed"
