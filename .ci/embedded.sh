@@ -17,7 +17,10 @@
 #   6. the fine-tuning firmware (src/bin/finetune.rs) on both boards: boot 1, its checkpoint
 #      (CRC-32 = the host's), boot 2 from the checkpoint in flash, a corrupted checkpoint
 #      refused, each line the host's (tests/finetune_run.rs); the M0's RAM + stack <= 16 KiB.
-#   7. RISC-V (examples/riscv): installs qemu-system-riscv and the riscv32imac/riscv32imc
+#   7. int8: the host run of the int8 inference and the committed
+#      model's bytes (tests/int8_on_device_run.rs), the int8 firmware on both boards (PASS and
+#      the host's values), and its code size against CMSIS-NN's (7.6 kB M4F, 6.8 kB M0).
+#   8. RISC-V (examples/riscv): installs qemu-system-riscv and the riscv32imac/riscv32imc
 #      targets, checks the crate with fmt and clippy, and on QEMU virt, for both targets, trains
 #      (the Cortex-M0's run: its bits) and runs the int8 inference (tests/int8_on_device_run.rs's
 #      values); each must exit 0 (PASS) and print the host's values.
@@ -25,6 +28,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# Outputs and the stack-bound builds of this run only (machines may run several checkouts).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 export CARGO_TERM_COLOR=never
 
 passed=0
@@ -85,12 +91,13 @@ bin=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin
 
 for target in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf; do
   step "library for $target" cargo build -q --release --target "$target"
+  step "library clippy for $target" cargo clippy -q --release --target "$target" -- -D warnings
 done
 
 host_bits() {
-  cargo test -q --test on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-host.txt 2>&1 ||
-    { cat /tmp/constnn-host.txt; return 1; }
-  grep -o 'host [a-z0-9-]*: .*' /tmp/constnn-host.txt
+  cargo test -q --test on_device_run -- --nocapture --test-threads 1 >$tmp/host.txt 2>&1 ||
+    { cat $tmp/host.txt; return 1; }
+  grep -o 'host [a-z0-9-]*: .*' $tmp/host.txt
 }
 step "host run of the firmware's training (tests/on_device_run.rs)" host_bits
 
@@ -110,7 +117,7 @@ step "firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" firm
 
 # Builds and runs the firmware, then compares its last line with the host's.
 firmware() { # <target> <machine> <profile>
-  local target=$1 machine=$2 profile=$3 out=/tmp/constnn-fw-$2-$3.txt
+  local target=$1 machine=$2 profile=$3 out=$tmp/fw-$2-$3.txt
   (cd "$fw" && cargo build -q --profile "$profile" --target "$target") || return 1
   local t0=$SECONDS rc=0
   timeout 120 qemu-system-arm -machine "$machine" -nographic \
@@ -123,7 +130,7 @@ firmware() { # <target> <machine> <profile>
   case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
   permille=$(echo "$line" | sed -n 's/.*test_accuracy_permille=\([0-9]*\).*/\1/p')
   [ -n "$permille" ] && [ "$permille" -ge 950 ] || { echo "test accuracy ${permille}‰ < 950‰"; return 1; }
-  want=$(sed -n "s/.*host $machine: //p" /tmp/constnn-host.txt)
+  want=$(sed -n "s/.*host $machine: //p" $tmp/host.txt)
   [ -n "$want" ] || { echo "the host test printed no line for $machine"; return 1; }
   case "$line" in
     *"$want PASS") echo "same bits as the host: $want" ;;
@@ -158,7 +165,7 @@ print(sum(int(l.split()[1], 16) for l in sys.stdin
 step "sizes (llvm-size; Cortex-M4F code <= 8000 bytes)" sizes
 
 m0_fits() {
-  local target=thumbv6m-none-eabi dir=/tmp/constnn-stack
+  local target=thumbv6m-none-eabi dir=$tmp/stack
   (cd "$fw" && RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=$dir \
     cargo +nightly build -q --release --target "$target" -Z build-std=core) || return 1
   local report stack ram
@@ -178,9 +185,9 @@ step "Cortex-M0: static RAM + worst-case stack <= 16 KiB" m0_fits
 # its flash sector (QEMU -device loader) and finishes. Each boot's last line must be the host's
 # line plus " PASS"; a corrupted checkpoint must be refused (exit status 1).
 finetune_host_bits() {
-  cargo test -q --test finetune_run -- --nocapture --test-threads 1 >/tmp/constnn-host-ft.txt 2>&1 ||
-    { cat /tmp/constnn-host-ft.txt; return 1; }
-  grep -o 'host finetune-[a-z0-9-]*: .*' /tmp/constnn-host-ft.txt
+  cargo test -q --test finetune_run -- --nocapture --test-threads 1 >$tmp/host-ft.txt 2>&1 ||
+    { cat $tmp/host-ft.txt; return 1; }
+  grep -o 'host finetune-[a-z0-9-]*: .*' $tmp/host-ft.txt
 }
 step "host run of the fine-tuning (tests/finetune_run.rs)" finetune_host_bits
 
@@ -197,14 +204,14 @@ finetune_boot() { # <machine> <elf> <out> [qemu args...]: runs one boot, prints 
 finetune_expect() { # <out> <machine> <before|after>: the last line is the host's + " PASS"
   local line want
   line=$(tail -n 1 "$1")
-  want=$(sed -n "s/.*host finetune-$2: \($3 .*\)/\1/p" /tmp/constnn-host-ft.txt)
+  want=$(sed -n "s/.*host finetune-$2: \($3 .*\)/\1/p" $tmp/host-ft.txt)
   [ -n "$want" ] || { echo "the host test printed no $3 line for $2"; return 1; }
   [ "$line" = "$want PASS" ] || { echo "device '$line', host '$want'"; return 1; }
   echo "same bits as the host: $want"
 }
 
 finetune_firmware() { # <target> <machine> <checkpoint sector address>
-  local target=$1 machine=$2 sector=$3 dir=/tmp/constnn-ft-$2
+  local target=$1 machine=$2 sector=$3 dir=$tmp/ft-$2
   local elf=$fw/target/$target/release/finetune
   mkdir -p "$dir"
   (cd "$fw" && cargo build -q --release --bin finetune --target "$target") || return 1
@@ -214,7 +221,7 @@ finetune_firmware() { # <target> <machine> <checkpoint sector address>
     l[5:].strip() for l in open(sys.argv[1]) if l.startswith("ckpt "))))' \
     "$dir/boot1.txt" "$dir/ckpt.bin" || return 1
   python3 - "$dir/ckpt.bin" "$(sed -n "s/.*host finetune-$machine: .*checkpoint_crc=\(0x[0-9a-f]*\).*/\1/p" \
-    /tmp/constnn-host-ft.txt)" <<'PY' || return 1
+    $tmp/host-ft.txt)" <<'PY' || return 1
 import sys, zlib
 data, want = open(sys.argv[1], "rb").read(), int(sys.argv[2], 16)
 crc = zlib.crc32(data[:-4])
@@ -239,7 +246,7 @@ step "fine-tuning, Cortex-M0 (microbit): boot 1, checkpoint, boot 2" \
   finetune_firmware thumbv6m-none-eabi microbit 0x3f000
 
 finetune_m0_fits() {
-  local target=thumbv6m-none-eabi dir=/tmp/constnn-stack
+  local target=thumbv6m-none-eabi dir=$tmp/stack
   (cd "$fw" && RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=$dir \
     cargo +nightly build -q --release --bin finetune --target "$target" -Z build-std=core) || return 1
   local report stack ram elf=$fw/target/$target/release/finetune
@@ -256,6 +263,63 @@ finetune_m0_fits() {
     { echo "PRETRAINED is not a read-only (flash) symbol"; return 1; }
 }
 step "fine-tuning, Cortex-M0: static RAM + worst-case stack <= 16 KiB, model in flash" finetune_m0_fits
+
+# ---------------------------------------------------------------------------------------------
+# The int8 inference firmware (examples/cortex-m, binary `int8`; issue 11): the quantized
+# digits model in flash (examples/common/digits_int8.bin), the 450 test images, both boards.
+int8_host_bits() {
+  cargo test -q --test int8_on_device_run -- --nocapture --test-threads 1 >$tmp/int8-host.txt 2>&1 ||
+    { cat $tmp/int8-host.txt; return 1; }
+  grep -o 'host int8: .*' $tmp/int8-host.txt
+}
+step "int8: host run and the committed model's bytes (tests/int8_on_device_run.rs)" int8_host_bits
+
+# Builds and runs the int8 firmware; its last line must be PASS with the host's values.
+int8_firmware() { # <target> <machine>
+  local target=$1 machine=$2 out=$tmp/int8-$2.txt
+  (cd "$fw" && cargo build -q --release --target "$target" --bin int8) || return 1
+  local rc=0
+  timeout 60 qemu-system-arm -machine "$machine" -nographic \
+    -semihosting-config enable=on,target=native -kernel "$fw/target/$target/release/int8" >"$out" || rc=$?
+  cat "$out"
+  [ "$rc" = 0 ] || { echo "the int8 firmware failed (exit status $rc)"; return 1; }
+  local line want
+  line=$(tail -n 1 "$out")
+  case "$line" in *" PASS") ;; *) echo "no PASS on the last line"; return 1 ;; esac
+  want=$(sed -n 's/.*host int8: //p' $tmp/int8-host.txt)
+  [ -n "$want" ] || { echo "the host test printed no int8 line"; return 1; }
+  case "$line" in
+    "$want PASS") echo "same values as the host: $want" ;;
+    *) echo "values differ: device '$line', host '$want'"; return 1 ;;
+  esac
+}
+step "int8: Cortex-M4F (mps2-an386)" int8_firmware thumbv7em-none-eabihf mps2-an386
+step "int8: Cortex-M0 (microbit)" int8_firmware thumbv6m-none-eabi microbit
+
+# The issue's bar: the inference-only firmware's code no larger than CMSIS-NN's (7.6 kB on the
+# Cortex-M4F, 6.8 kB on the Cortex-M0). Code is the flash text without the test split and the
+# model (the `MODEL` static; printed too, and code + model).
+int8_sizes() {
+  local target bar elf split model text code
+  for target in "thumbv7em-none-eabihf 7600" "thumbv6m-none-eabi 6800"; do
+    read -r target bar <<<"$target"
+    elf=$fw/target/$target/release/int8
+    "$bin/llvm-size" "$elf" || return 1
+    read -r split model < <("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
+import re, sys
+split = model = 0
+for l in sys.stdin:
+    if re.search(r" int8::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
+    if re.search(r" int8::MODEL::", l): model += int(l.split()[1], 16)
+print(split, model)') || return 1
+    text=$("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $1 }')
+    code=$((text - split - model))
+    echo "$target int8: flash text $text = test split $split + model $model + code $code (code + model $((code + model)); bar $bar)"
+    [ "$code" -le "$bar" ] || { echo "int8 firmware code $code bytes > $bar"; return 1; }
+  done
+}
+step "int8: sizes (code <= 7600 bytes on the M4F, <= 6800 on the M0)" int8_sizes
+
 # --- RISC-V: examples/riscv on QEMU virt (RV32IMAC, and RV32IMC, the ESP32-C3's ISA) ---
 rv=$root/examples/riscv
 rv_targets=(riscv32imac-unknown-none-elf riscv32imc-unknown-none-elf)
@@ -279,19 +343,11 @@ riscv_lint() {
 }
 step "RISC-V firmware: cargo fmt --check, cargo clippy -D warnings (both targets)" riscv_lint
 
-# The int8 firmware's host line (tests/int8_on_device_run.rs pins int8_run::EXPECT).
-host_bits_int8() {
-  cargo test -q --test int8_on_device_run -- --nocapture --test-threads 1 >/tmp/constnn-host-int8.txt 2>&1 ||
-    { cat /tmp/constnn-host-int8.txt; return 1; }
-  grep -o 'host int8: .*' /tmp/constnn-host-int8.txt
-}
-step "host run of the int8 firmware's inference (tests/int8_on_device_run.rs)" host_bits_int8
-
 # Builds and runs a RISC-V binary, then compares its last line with the host's line <host>:
 # `host microbit:` for the training firmware (it runs the Cortex-M0's configuration,
 # digits_run::m0), `host int8:` for the int8 one.
 riscv_firmware() { # <target> <binary> <host> <host output file>
-  local target=$1 binary=$2 host=$3 hostfile=$4 out=/tmp/constnn-fw-$1-$2.txt elf
+  local target=$1 binary=$2 host=$3 hostfile=$4 out=$tmp/fw-$1-$2.txt elf
   elf=$rv/target/$target/release/$binary
   (cd "$rv" && cargo build -q --release --target "$target" --bin "$binary") || return 1
   local t0=$SECONDS rc=0
@@ -315,9 +371,9 @@ riscv_firmware() { # <target> <binary> <host> <host output file>
 }
 for target in "${rv_targets[@]}"; do
   step "RISC-V $target (QEMU virt): training, batch 4" \
-    riscv_firmware "$target" constnn-riscv microbit /tmp/constnn-host.txt
+    riscv_firmware "$target" constnn-riscv microbit $tmp/host.txt
   step "RISC-V $target (QEMU virt): int8 inference" \
-    riscv_firmware "$target" int8 int8 /tmp/constnn-host-int8.txt
+    riscv_firmware "$target" int8 int8 $tmp/int8-host.txt
 done
 
 echo "embedded: $passed passed, $failed failed"

@@ -4,7 +4,8 @@
 #   (data + bss), worst-case stack (static bound: nightly -Z emit-stack-sizes -Z build-std=core
 #   and stack.py; painted high-water mark: --features stack-paint), guest instructions
 #   (qemu-icount plugin: one training step, the inference of one batch of test images, the
-#   whole training), the test accuracy and the QEMU wall time.
+#   whole training), the test accuracy and the QEMU wall time; then the same for the int8
+#   inference firmware (binary `int8`: flash, code, model, stack, instructions per image).
 #
 # usage: bash measure.sh [PROFILE...]        (default: release speed)
 #        MEASURE_BOARDS="mps2-an386 microbit" (the default) picks the boards. The micro:bit is
@@ -97,5 +98,45 @@ print(sum(int(l.split()[1], 16) for l in sys.stdin
       "$machine" "$profile" "$batch" "$epochs" "$text" "$((text - arrays))" "$((data + bss))" \
       "$static" "$painted" "$((data + bss + static))" "$step" "$((step / batch))" \
       "$((train / steps))" "$infer" "$((infer / batch))" "0.$accuracy" "$wall"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
+# The int8 inference firmware (binary `int8`): one row per board and profile. Code is the flash
+# text without the test split (450 × 65 bytes) and without the model (the `MODEL` static);
+# insns/image is one single-image inference (input table, both int8 layers, argmax) between
+# the markers infer_begin/infer_end.
+echo
+echo "| int8 board | profile | flash text | code (text without test split and model) | model in flash | data+bss | stack (static) | stack (painted) | insns/image | test accuracy | logits_fnv |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for profile in "${profiles[@]}"; do
+  for board in "${boards[@]}"; do
+    read -r target machine <<<"$board"
+    dir=$profile
+    [ "$profile" = dev ] && dir=debug
+    elf=$work/fw/$target/$dir/int8
+    CARGO_TARGET_DIR=$work/fw cargo build -q --profile "$profile" --target "$target" --bin int8
+    qemu "$machine" "$elf" >"$work/int8.txt"
+    last=$(tail -n 1 "$work/int8.txt")
+    case "$last" in *PASS) ;; *) echo "int8 $machine $profile: $last" >&2; exit 1 ;; esac
+    accuracy=$(echo "$last" | sed -n 's/.*test_accuracy_permille=\([0-9]*\).*/\1/p')
+    fnv=$(echo "$last" | sed -n 's/.*logits_fnv=\(0x[0-9a-f]*\).*/\1/p')
+    read -r text data bss _ < <("$bin/llvm-size" "$elf" | tail -n 1)
+    read -r split model < <("$bin/llvm-nm" -C --print-size "$elf" | python3 -c '
+import re, sys
+split = model = 0
+for l in sys.stdin:
+    if re.search(r" int8::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
+    if re.search(r" int8::MODEL::", l): model += int(l.split()[1], 16)
+print(split, model)')
+    insns=$(icount "$machine" "$elf" infer)
+    CARGO_TARGET_DIR=$work/paint cargo build -q --profile "$profile" --target "$target" --features stack-paint --bin int8
+    painted=$(qemu "$machine" "$work/paint/$target/$dir/int8" | sed -n 's/^stack_high_water_bytes=//p')
+    RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=$work/stack \
+      cargo +nightly build -q --profile "$profile" --target "$target" -Z build-std=core --bin int8
+    static=$(python3 stack.py "$work/stack/$target/$dir/int8" | tail -n 1 | sed 's/.*max [=>]* //')
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$machine" "$profile" \
+      "$text" "$((text - split - model))" "$model" "$((data + bss))" "$static" "$painted" \
+      "$insns" "0.$accuracy" "$fnv"
   done
 done

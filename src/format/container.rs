@@ -233,7 +233,7 @@ impl<'a> Encoder<'a> {
             .zip([(payload_values, unit), (state_values, 4)])
         {
             *size = match values.checked_mul(unit) {
-                Some(b) if b <= MAX_SECTION => b,
+                Some(b) if u32::try_from(b).is_ok() => b,
                 _ => {
                     return Err(Error::TooLarge {
                         limit: MAX_SECTION,
