@@ -309,8 +309,8 @@ int8_sizes() {
 import re, sys
 split = model = 0
 for l in sys.stdin:
-    if re.search(r" int8::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
-    if re.search(r" int8::MODEL::", l): model += int(l.split()[1], 16)
+    if re.search(r" int8::int8_firmware::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
+    if re.search(r" int8::int8_firmware::MODEL::", l): model += int(l.split()[1], 16)
 print(split, model)') || return 1
     text=$("$bin/llvm-size" "$elf" | tail -n 1 | awk '{ print $1 }')
     code=$((text - split - model))

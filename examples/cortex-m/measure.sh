@@ -126,8 +126,8 @@ for profile in "${profiles[@]}"; do
 import re, sys
 split = model = 0
 for l in sys.stdin:
-    if re.search(r" int8::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
-    if re.search(r" int8::MODEL::", l): model += int(l.split()[1], 16)
+    if re.search(r" int8::int8_firmware::TEST_(PIXELS|LABELS)::", l): split += int(l.split()[1], 16)
+    if re.search(r" int8::int8_firmware::MODEL::", l): model += int(l.split()[1], 16)
 print(split, model)')
     insns=$(icount "$machine" "$elf" infer)
     CARGO_TARGET_DIR=$work/paint cargo build -q --profile "$profile" --target "$target" --features stack-paint --bin int8

@@ -36,18 +36,19 @@
 // are allowed one by one, and so is the reference to the checkpoint sector's linker symbol.
 #![deny(unsafe_code)]
 
+#[path = "../board.rs"]
+mod board;
 #[path = "../../../common/finetune_run.rs"]
 mod finetune_run;
 #[path = "../line.rs"]
 mod line;
-
-use core::hint::black_box;
-use core::panic::PanicInfo;
+#[path = "../../../common/markers.rs"]
+#[macro_use]
+mod markers;
 
 use constnn::format::container::MAGIC;
 use constnn::{Error, Linear, Relu, const_model};
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
+use cortex_m_rt::entry;
 use cortex_m_semihosting::hio::{self, HostStream};
 
 use finetune_run::{
@@ -128,11 +129,7 @@ fn main() -> ! {
         order: [0; TRAIN_ROWS],
         checkpoint: [0; CHECKPOINT_LEN],
     };
-    let passed = hio::hstdout().is_ok_and(|mut out| run(&mut out, WORKSPACE));
-    debug::exit(if passed { EXIT_SUCCESS } else { EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi();
-    }
+    board::exit(hio::hstdout().is_ok_and(|mut out| run(&mut out, WORKSPACE)))
 }
 
 fn run(out: &mut HostStream, ws: &mut Workspace) -> bool {
@@ -342,19 +339,6 @@ fn error_name(e: Error) -> &'static str {
     }
 }
 
-/// Marker functions for the instruction counter, as in `src/main.rs`.
-macro_rules! markers {
-    ($($(#[$doc:meta])* $name:ident = $id:literal;)*) => {$(
-        $(#[$doc])*
-        #[allow(unsafe_code)] // `no_mangle` only: a stable symbol name for the counter
-        #[unsafe(no_mangle)]
-        #[inline(never)]
-        fn $name() {
-            black_box($id);
-        }
-    )*};
-}
-
 markers! {
     /// Before this boot's fine-tuning (every step, the body's features included).
     train_begin = 11u8;
@@ -364,37 +348,4 @@ markers! {
     step_begin = 13u8;
     /// After it.
     step_end = 14u8;
-}
-
-#[panic_handler]
-fn panic(_: &PanicInfo) -> ! {
-    fail(b"panic FAIL\n")
-}
-
-#[allow(unsafe_code)] // cortex-m-rt requires the HardFault handler to be an `unsafe fn`
-#[exception]
-unsafe fn HardFault(_: &ExceptionFrame) -> ! {
-    fail(b"HardFault FAIL\n")
-}
-
-#[inline(never)]
-fn fail(message: &[u8]) -> ! {
-    if let Ok(mut out) = hio::hstdout() {
-        let _ = out.write_all(message);
-    }
-    debug::exit(EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-/// The one-entry interrupt table, as in `src/main.rs`.
-#[allow(unsafe_code)] // `link_section` and `no_mangle`: the section and symbol link.x expects
-#[unsafe(link_section = ".vector_table.interrupts")]
-#[unsafe(no_mangle)]
-static __INTERRUPTS: [unsafe extern "C" fn(); 1] = [DefaultHandler];
-
-#[allow(unsafe_code)] // declares cortex-m-rt's handler, for its address only: never called here
-unsafe extern "C" {
-    fn DefaultHandler();
 }
