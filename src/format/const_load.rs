@@ -71,19 +71,14 @@
 //! copying anything: the values stay in the borrowed bytes until a layer reads them.
 
 use super::Dtype;
-use super::container::{CRC_LEN, FLAG_CHECKPOINT, HEADER_LEN, MAGIC, VERSION, blob_len};
+use super::container::{
+    Blob, CRC_LEN, Expect, HEADER_LEN, MAGIC, OFFSET_DTYPE, OFFSET_PAYLOAD_LEN, OFFSET_SIGNATURE,
+    OFFSET_VERSION, VERSION,
+};
 use super::crc32::Crc32;
 use crate::error::Error;
 use crate::layers::{BatchNorm1d, Linear, Relu, Sigmoid, Tanh};
 use crate::module::Params;
-
-const OFFSET_VERSION: usize = 4;
-const OFFSET_DTYPE: usize = 6;
-const OFFSET_FLAGS: usize = 7;
-const OFFSET_SIGNATURE: usize = 8;
-const OFFSET_PAYLOAD_LEN: usize = 16;
-const OFFSET_STATE_LEN: usize = 20;
-const OFFSET_STEP: usize = 24;
 
 /// The stored values of a verified weights blob, read one after the other by the layers'
 /// `from_weights` constructors.
@@ -207,141 +202,35 @@ impl<'a> ConstWeights<'a> {
 }
 
 /// The checks of [`Blob::parse`](super::container::Blob::parse) for a weights blob
-/// (`state_floats` = `None`), in its order, as a `const fn`. `expect`: the signature and
-/// number of values of the model, or `None` for any model.
+/// (`state_floats` = `None`): the container's own `const fn`, so both run the same checks in
+/// the same order. `expect`: the signature and number of values of the model, or `None` for
+/// any `f32` model.
 const fn check(bytes: &[u8], expect: Option<(u64, usize)>) -> Result<ConstWeights<'_>, Error> {
-    let mut i = 0;
-    while i < MAGIC.len() && i < bytes.len() {
-        if bytes[i] != MAGIC[i] {
-            return Err(Error::BadMagic);
-        }
-        i += 1;
-    }
-    if bytes.len() >= OFFSET_VERSION + 2 {
-        let version = u16::from_le_bytes([bytes[OFFSET_VERSION], bytes[OFFSET_VERSION + 1]]);
-        if version != VERSION {
-            return Err(Error::UnsupportedVersion { found: version });
-        }
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(Error::Truncated {
-            needed: blob_len(0, 0),
-            available: bytes.len(),
+    let expect = match expect {
+        Some((signature, floats)) => Some(Expect {
+            dtype: Dtype::F32,
+            signature,
+            payload_values: floats,
+            state_floats: None,
+        }),
+        None => None,
+    };
+    let blob = match Blob::parse_with(bytes, expect) {
+        Ok(blob) => blob,
+        Err(e) => return Err(e),
+    };
+    // Without a model to expect, the container also accepts int8 blobs: weights are `f32`.
+    if blob.dtype().code() != Dtype::F32.code() {
+        return Err(Error::WrongDtype {
+            expected: Dtype::F32,
+            found: blob.dtype(),
         });
     }
-    let code = bytes[OFFSET_DTYPE];
-    if code != Dtype::F32.code() {
-        return Err(match Dtype::from_code(code) {
-            Some(found) => Error::WrongDtype {
-                expected: Dtype::F32,
-                found,
-            },
-            None => Error::UnknownDtype {
-                offset: OFFSET_DTYPE,
-            },
-        });
-    }
-    let flags = bytes[OFFSET_FLAGS];
-    if flags & !FLAG_CHECKPOINT != 0 {
-        return Err(Error::UnknownFlags { found: flags });
-    }
-    let checkpoint = flags & FLAG_CHECKPOINT != 0;
-    let signature = u64_at(bytes, OFFSET_SIGNATURE);
-    let payload_len = u32_at(bytes, OFFSET_PAYLOAD_LEN) as usize;
-    let state_len = u32_at(bytes, OFFSET_STATE_LEN) as usize;
-    let step = u64_at(bytes, OFFSET_STEP);
-    match expect {
-        Some((sig, floats)) => {
-            if signature != sig {
-                return Err(Error::SignatureMismatch {
-                    expected: sig,
-                    found: signature,
-                });
-            }
-            let want = floats.saturating_mul(4);
-            if payload_len != want {
-                return Err(Error::PayloadLengthMismatch {
-                    expected: want,
-                    found: payload_len,
-                });
-            }
-        }
-        None => {
-            if !payload_len.is_multiple_of(4) {
-                return Err(Error::MalformedHeader {
-                    offset: OFFSET_PAYLOAD_LEN,
-                });
-            }
-        }
-    }
-    if !checkpoint && state_len != 0 {
-        return Err(Error::StateLengthMismatch {
-            expected: 0,
-            found: state_len,
-        });
-    }
-    if !state_len.is_multiple_of(4) {
-        return Err(Error::MalformedHeader {
-            offset: OFFSET_STATE_LEN,
-        });
-    }
-    if !checkpoint && step != 0 {
-        return Err(Error::MalformedHeader {
-            offset: OFFSET_STEP,
-        });
-    }
-    // Both lengths are below 2³², so the sum fits in u64 on every target.
-    let total = (HEADER_LEN + CRC_LEN) as u64 + payload_len as u64 + state_len as u64;
-    if (bytes.len() as u64) < total {
-        return Err(Error::Truncated {
-            needed: if total > usize::MAX as u64 {
-                usize::MAX
-            } else {
-                total as usize
-            },
-            available: bytes.len(),
-        });
-    }
-    if bytes.len() as u64 > total {
-        return Err(Error::TrailingBytes {
-            expected: total as usize,
-            found: bytes.len(),
-        });
-    }
-    let end = bytes.len() - CRC_LEN;
-    let (covered, _) = bytes.split_at(end);
-    let computed = Crc32::new().update(covered).finish();
-    let stored = u32_at(bytes, end);
-    if computed != stored {
-        return Err(Error::ChecksumMismatch {
-            expected: computed,
-            found: stored,
-        });
-    }
-    let (_, rest) = bytes.split_at(HEADER_LEN);
-    let (payload, _) = rest.split_at(payload_len);
     Ok(ConstWeights {
-        payload,
-        signature,
+        payload: blob.payload_bytes(),
+        signature: blob.signature(),
         next: 0,
     })
-}
-
-const fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-const fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes([
-        b[at],
-        b[at + 1],
-        b[at + 2],
-        b[at + 3],
-        b[at + 4],
-        b[at + 5],
-        b[at + 6],
-        b[at + 7],
-    ])
 }
 
 /// The compile error's text for each way a blob can be wrong (a constant's panic message

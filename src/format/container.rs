@@ -56,13 +56,13 @@ pub const CRC_LEN: usize = 4;
 /// Flags bit 0: the blob is a checkpoint (holds an optimizer state and a step count).
 pub const FLAG_CHECKPOINT: u8 = 1;
 
-const OFFSET_VERSION: usize = 4;
-const OFFSET_DTYPE: usize = 6;
-const OFFSET_FLAGS: usize = 7;
-const OFFSET_SIGNATURE: usize = 8;
-const OFFSET_PAYLOAD_LEN: usize = 16;
-const OFFSET_STATE_LEN: usize = 20;
-const OFFSET_STEP: usize = 24;
+pub(crate) const OFFSET_VERSION: usize = 4;
+pub(crate) const OFFSET_DTYPE: usize = 6;
+pub(crate) const OFFSET_FLAGS: usize = 7;
+pub(crate) const OFFSET_SIGNATURE: usize = 8;
+pub(crate) const OFFSET_PAYLOAD_LEN: usize = 16;
+pub(crate) const OFFSET_STATE_LEN: usize = 20;
+pub(crate) const OFFSET_STEP: usize = 24;
 /// The largest payload or state a u32 length field can declare.
 const MAX_SECTION: usize = u32::MAX as usize;
 
@@ -377,25 +377,29 @@ pub struct Blob<'a> {
 
 /// What the caller expects of a blob.
 #[derive(Clone, Copy)]
-struct Expect {
-    dtype: Dtype,
-    signature: u64,
+pub(crate) struct Expect {
+    pub(crate) dtype: Dtype,
+    pub(crate) signature: u64,
     /// Values of `dtype` (bytes for `I8`).
-    payload_values: usize,
-    state_floats: Option<usize>,
+    pub(crate) payload_values: usize,
+    pub(crate) state_floats: Option<usize>,
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+const fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+const fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+const fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
+    let mut i = 0;
+    while i < 8 {
+        w[i] = b[at + i];
+        i += 1;
+    }
     u64::from_le_bytes(w)
 }
 
@@ -454,10 +458,15 @@ impl<'a> Blob<'a> {
         Self::parse_with(bytes, None)
     }
 
-    fn parse_with(bytes: &'a [u8], expect: Option<Expect>) -> Result<Self, Error> {
-        let n = bytes.len().min(MAGIC.len());
-        if bytes[..n] != MAGIC[..n] {
-            return Err(Error::BadMagic);
+    /// The one implementation of the checks: a `const fn`, so that
+    /// [`const_load`](super::const_load) runs the same checks at compile time.
+    pub(crate) const fn parse_with(bytes: &'a [u8], expect: Option<Expect>) -> Result<Self, Error> {
+        let mut i = 0;
+        while i < MAGIC.len() && i < bytes.len() {
+            if bytes[i] != MAGIC[i] {
+                return Err(Error::BadMagic);
+            }
+            i += 1;
         }
         if bytes.len() >= OFFSET_VERSION + 2 {
             let version = u16_at(bytes, OFFSET_VERSION);
@@ -471,9 +480,13 @@ impl<'a> Blob<'a> {
                 available: bytes.len(),
             });
         }
-        let wanted = expect.map_or(Dtype::F32, |e| e.dtype);
+        let wanted = match expect {
+            Some(e) => e.dtype,
+            None => Dtype::F32,
+        };
+        let any = expect.is_none();
         let dtype = match Dtype::from_code(bytes[OFFSET_DTYPE]) {
-            Some(d) if d == wanted || (expect.is_none() && d == Dtype::I8) => d,
+            Some(d) if d.code() == wanted.code() || (any && d.code() == Dtype::I8.code()) => d,
             Some(found) => {
                 return Err(Error::WrongDtype {
                     expected: wanted,
@@ -489,7 +502,7 @@ impl<'a> Blob<'a> {
         let unit = dtype.bits() / 8;
         let flags = bytes[OFFSET_FLAGS];
         // An int8 model is for inference: it has no optimizer state to checkpoint.
-        let allowed = if dtype == Dtype::I8 {
+        let allowed = if dtype.code() == Dtype::I8.code() {
             0
         } else {
             FLAG_CHECKPOINT
@@ -521,7 +534,11 @@ impl<'a> Blob<'a> {
                 offset: OFFSET_PAYLOAD_LEN,
             });
         }
-        match expect.and_then(|e| e.state_floats) {
+        let state_floats = match expect {
+            Some(e) => e.state_floats,
+            None => None,
+        };
+        match state_floats {
             Some(state_floats) => {
                 if !checkpoint {
                     return Err(Error::NotACheckpoint);
@@ -557,7 +574,11 @@ impl<'a> Blob<'a> {
         let total = (HEADER_LEN + CRC_LEN) as u64 + payload_len as u64 + state_len as u64;
         if (bytes.len() as u64) < total {
             return Err(Error::Truncated {
-                needed: usize::try_from(total).unwrap_or(usize::MAX),
+                needed: if total > usize::MAX as u64 {
+                    usize::MAX
+                } else {
+                    total as usize
+                },
                 available: bytes.len(),
             });
         }
@@ -568,7 +589,8 @@ impl<'a> Blob<'a> {
             });
         }
         let end = bytes.len() - CRC_LEN;
-        let computed = Crc32::new().update(&bytes[..end]).finish();
+        let (covered, _) = bytes.split_at(end);
+        let computed = Crc32::new().update(covered).finish();
         let stored = u32_at(bytes, end);
         if computed != stored {
             return Err(Error::ChecksumMismatch {
@@ -576,7 +598,8 @@ impl<'a> Blob<'a> {
                 found: stored,
             });
         }
-        let (payload, rest) = bytes[HEADER_LEN..end].split_at(payload_len);
+        let (_, sections) = covered.split_at(HEADER_LEN);
+        let (payload, rest) = sections.split_at(payload_len);
         Ok(Self {
             dtype,
             payload,
@@ -588,7 +611,7 @@ impl<'a> Blob<'a> {
     }
 
     /// The model signature stored in the blob.
-    pub fn signature(&self) -> u64 {
+    pub const fn signature(&self) -> u64 {
         self.signature
     }
 
@@ -609,12 +632,12 @@ impl<'a> Blob<'a> {
 
     /// The blob's dtype: [`Dtype::F32`] (a model or checkpoint) or [`Dtype::I8`] (an int8
     /// model).
-    pub fn dtype(&self) -> Dtype {
+    pub const fn dtype(&self) -> Dtype {
         self.dtype
     }
 
     /// The payload's bytes, as stored (little-endian values).
-    pub fn payload_bytes(&self) -> &'a [u8] {
+    pub const fn payload_bytes(&self) -> &'a [u8] {
         self.payload
     }
 
