@@ -113,7 +113,6 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
         let output = output.validate()?;
         let mut multiplier = [0; OUT];
         let mut shift = [0; OUT];
-        let mut folded_bias = [0; OUT];
         for o in 0..OUT {
             let s_w = weight_scales[o];
             if !(s_w.is_finite() && s_w >= 0.0) {
@@ -124,23 +123,8 @@ impl<const IN: usize, const OUT: usize> QLinear<IN, OUT> {
             multiplier[o] = m;
             // quantize_multiplier returns shifts in -31..=30.
             shift[o] = s as i8;
-            let sum = weight[o]
-                .iter()
-                .fold(0i32, |a, &w| a.wrapping_add(i32::from(w)));
-            folded_bias[o] = bias[o].wrapping_sub(i32::from(input.zero_point).wrapping_mul(sum));
         }
-        Ok(Self {
-            weight: store(&weight),
-            folded_bias,
-            multiplier,
-            shift,
-            input_scale: input.scale.to_bits(),
-            output_scale: output.scale.to_bits(),
-            input_zero_point: input.zero_point,
-            output_zero_point: output.zero_point,
-            act_min: if relu { output.zero_point } else { -128 },
-            act_max: 127,
-        })
+        Self::from_parts(weight, bias, multiplier, shift, input, output, relu)
     }
 
     /// A layer from its stored parts, requantization constants included: the inverse of the
