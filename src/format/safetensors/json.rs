@@ -54,6 +54,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// After a member of an object or array: skips whitespace, then consumes a `,` (and the
+    /// whitespace after it: `Ok(false)`, another member follows) or the `close` byte (`}` or
+    /// `]`: `Ok(true)`, the end); anything else is malformed.
+    pub fn separator(&mut self, close: u8) -> Result<bool, Error> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.malformed()),
+        }
+    }
+
     /// Consumes `byte` or fails at the current position.
     pub fn expect(&mut self, byte: u8) -> Result<(), Error> {
         if self.peek() == Some(byte) {

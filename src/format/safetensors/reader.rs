@@ -189,17 +189,8 @@ impl<'a, const MAX: usize> SafeTensors<'a, MAX> {
                     self.entries[self.len] = entry;
                     self.len += 1;
                 }
-                cur.skip_ws();
-                match cur.peek() {
-                    Some(b',') => {
-                        cur.pos += 1;
-                        cur.skip_ws();
-                    }
-                    Some(b'}') => {
-                        cur.pos += 1;
-                        break;
-                    }
-                    _ => return Err(cur.malformed()),
+                if cur.separator(b'}')? {
+                    break;
                 }
             }
         }
@@ -248,17 +239,8 @@ impl<'a, const MAX: usize> SafeTensors<'a, MAX> {
             let value = cur.string()?;
             self.metadata[self.metadata_len] = (key, value);
             self.metadata_len += 1;
-            cur.skip_ws();
-            match cur.peek() {
-                Some(b',') => {
-                    cur.pos += 1;
-                    cur.skip_ws();
-                }
-                Some(b'}') => {
-                    cur.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(cur.malformed()),
+            if cur.separator(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -470,17 +452,8 @@ fn parse_entry(cur: &mut Cursor<'_>, name: JStr) -> Result<Entry, Error> {
         } else {
             return Err(Error::UnknownField { offset: key.quote });
         }
-        cur.skip_ws();
-        match cur.peek() {
-            Some(b',') => {
-                cur.pos += 1;
-                cur.skip_ws();
-            }
-            Some(b'}') => {
-                cur.pos += 1;
-                break;
-            }
-            _ => return Err(cur.malformed()),
+        if cur.separator(b'}')? {
+            break;
         }
     }
     let (Some(dtype), Some(shape_at), true) = (dtype, shape_at, offsets) else {
@@ -531,17 +504,8 @@ fn parse_usize_array(
         let v = cur.usize()?;
         f(n, v)?;
         n += 1;
-        cur.skip_ws();
-        match cur.peek() {
-            Some(b',') => {
-                cur.pos += 1;
-                cur.skip_ws();
-            }
-            Some(b']') => {
-                cur.pos += 1;
-                return Ok(n);
-            }
-            _ => return Err(cur.malformed()),
+        if cur.separator(b']')? {
+            return Ok(n);
         }
     }
 }
