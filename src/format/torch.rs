@@ -654,22 +654,8 @@ pub fn save_safetensors_with<M: StateDict>(
             let end = start + 4 * values.len() + if layout == Layout::Counter { 8 } else { 0 };
             *begin = end;
             w.bytes(b",");
-            w.string(key.as_str());
-            w.bytes(b":{\"dtype\":\"");
-            w.bytes(layout.dtype().safetensors_name().as_bytes());
-            w.bytes(b"\",\"shape\":[");
             let (shape, rank) = layout.shape();
-            for (d, &dim) in shape[..rank].iter().enumerate() {
-                if d > 0 {
-                    w.bytes(b",");
-                }
-                w.number(dim);
-            }
-            w.bytes(b"],\"data_offsets\":[");
-            w.number(start);
-            w.bytes(b",");
-            w.number(end);
-            w.bytes(b"]}");
+            w.tensor_entry(key.as_str(), layout.dtype(), &shape[..rank], start, end);
             let dst = data.get_mut(start..end).ok_or(Error::LengthMismatch {
                 expected: Lengths::<M>::DATA,
                 found: end,

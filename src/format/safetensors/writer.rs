@@ -217,6 +217,32 @@ impl Out<'_> {
         }
         self.bytes(b"\"");
     }
+
+    /// One tensor's header entry: `"name":{"dtype":…,"shape":[…],"data_offsets":[begin,end]}`.
+    pub(crate) fn tensor_entry(
+        &mut self,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+        begin: usize,
+        end: usize,
+    ) {
+        self.string(name);
+        self.bytes(b":{\"dtype\":\"");
+        self.bytes(dtype.safetensors_name().as_bytes());
+        self.bytes(b"\",\"shape\":[");
+        for (d, &dim) in shape.iter().enumerate() {
+            if d > 0 {
+                self.bytes(b",");
+            }
+            self.number(dim);
+        }
+        self.bytes(b"],\"data_offsets\":[");
+        self.number(begin);
+        self.bytes(b",");
+        self.number(end);
+        self.bytes(b"]}");
+    }
 }
 
 impl<'o, 't> Writer<'o, 't> {
@@ -298,21 +324,7 @@ impl<'o, 't> Writer<'o, 't> {
             }
             first = false;
             let end = offset + 4 * t.shape.iter().product::<usize>();
-            w.string(t.name);
-            w.bytes(b":{\"dtype\":\"");
-            w.bytes(Dtype::F32.safetensors_name().as_bytes());
-            w.bytes(b"\",\"shape\":[");
-            for (d, &dim) in t.shape.iter().enumerate() {
-                if d > 0 {
-                    w.bytes(b",");
-                }
-                w.number(dim);
-            }
-            w.bytes(b"],\"data_offsets\":[");
-            w.number(offset);
-            w.bytes(b",");
-            w.number(end);
-            w.bytes(b"]}");
+            w.tensor_entry(t.name, Dtype::F32, t.shape, offset, end);
             offset = end;
         }
         w.bytes(b"}");
