@@ -702,24 +702,21 @@ pub struct F32s<'a> {
 impl F32s<'_> {
     /// Copies the next values into `out`, as many as both have; returns how many.
     pub fn fill(&mut self, out: &mut [f32]) -> usize {
-        let n = out.len().min(self.bytes.len() / 4);
-        let (head, tail) = self.bytes.split_at(4 * n);
-        for (o, b) in out.iter_mut().zip(head.chunks_exact(4)) {
-            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
-        self.bytes = tail;
-        n
+        self.fill_le(out, f32::from_le_bytes)
     }
-}
 
-impl F32s<'_> {
     /// Like [`fill`](Self::fill), for `u32` words (a generator state): copies the next words
     /// into `out` and returns how many there were.
     pub fn fill_words(&mut self, out: &mut [u32]) -> usize {
+        self.fill_le(out, u32::from_le_bytes)
+    }
+
+    #[inline]
+    fn fill_le<T>(&mut self, out: &mut [T], from_le: fn([u8; 4]) -> T) -> usize {
         let n = out.len().min(self.bytes.len() / 4);
         let (head, tail) = self.bytes.split_at(4 * n);
         for (o, b) in out.iter_mut().zip(head.chunks_exact(4)) {
-            *o = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            *o = from_le([b[0], b[1], b[2], b[3]]);
         }
         self.bytes = tail;
         n
